@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The offline demo: everything that exists today, end to end, on this machine, with no downloads.
+# Outputs go to out/demo/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+MK=.venv/bin/multikd
+OUT=${MULTIKD_DEMO_OUT:-out/demo}
+mkdir -p "$OUT"
+
+echo "== 1. Front end: one test sentence per language =="
+for dir in lexicons/*-*/; do
+  iso=$(basename "$dir" | cut -d- -f1)
+  sentence=$(grep -v '^#' "$dir/sentences.txt" | head -n 1)
+  printf '%s  %s\n     → %s\n' "$iso" "$sentence" "$($MK g2p --lang "$iso" "$sentence")"
+done
+
+echo
+echo "== 2. Transfer: teacher languages' symbol table, and what the held-out targets lack =="
+$MK phones --lang eng --lang spa --lang deu --lang ita --lang ces --lang fin --lang rus --lang hin \
+  --write "$OUT/teacher_symbols.json"
+$MK phones --lang cat --lang mar --lang swa --against "$OUT/teacher_symbols.json" \
+  --merge-into "$OUT/student_symbols.json"
+
+echo
+echo "== 3. Validate contributed files =="
+$MK check lexicons/ data_cards/
