@@ -25,3 +25,18 @@ $MK phones --lang cat --lang mar --lang swa --against "$OUT/teacher_symbols.json
 echo
 echo "== 3. Validate contributed files =="
 $MK check lexicons/ data_cards/
+
+echo
+echo "== 4. The synthetic demo corpus (espeak-ng, festival, flite; rendered offline, resumable) =="
+$MK corpus demo --out out/demo/corpus --minutes-per-voice "${MULTIKD_DEMO_MINUTES:-2}"
+# held-out targets get more audio, for 5/15-minute target sets
+$MK corpus demo --out out/demo/corpus --voices festival-ona,festival-nsk-mar,espeak-sw --minutes-per-voice 16
+$MK check out/demo/corpus/README.md
+
+echo
+echo "== 5. Prepare: teacher languages, and 15 minutes of held-out Catalan (every file accounted for) =="
+$MK prepare recipes/demo-teacher/recipe.yaml --out out/demo/prepared/teacher
+$MK prepare recipes/demo-target/recipe.yaml --out out/demo/prepared/target-cat-15min
+echo
+echo "Done. Prepared corpora: out/demo/prepared/*/ (report.json, rejected.tsv, dataset/, wavs/)."
+echo "The teacher, students and evaluation are not built yet: see the README's status note."

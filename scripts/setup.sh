@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# espeak-ng: G2P backend (phonemizer) and demo voices; flite: its t2p program is epitran's English G2P.
-APT_PACKAGES=(espeak-ng libespeak-ng1 flite)
+# espeak-ng: G2P backend (phonemizer) and demo voices. festival + festvox voices and flite: the other
+# offline synthesizers of the demo corpus (see multikd/data/demo/voices.toml).
+APT_PACKAGES=(espeak-ng libespeak-ng1 flite festival
+  festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k festvox-italp16k festvox-itapc16k
+  festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph
+  festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-hi-nsk festvox-mr-nsk festvox-ca-ona-hts)
 
 stamp_apt=.venv/.apt-done
 stamp_pip=.venv/.pip-done

@@ -17,13 +17,14 @@ def test_punctuation_becomes_boundary_tokens():
     assert seq("Hello, world. How are you?") == ["hello", ",", "world", ".", "how", "#", "are", "#", "you", "?"]
     assert seq("¿Qué tal?", "spa") == ["qué", "#", "tal", "?"]  # leading ¿ separates nothing
     assert seq("wait... what?!") == ["wait", ".", "what", "?"]  # strongest punctuation wins
-    assert seq("El perro, ¿dónde está?", "spa") == ["el", "perro", ",", "dónde", "#", "está", "?"]
+    assert seq("El perro, ¿dónde está?", "spa") == ["el", "#", "perro", ",", "dónde", "#", "está", "?"]
 
 
 def test_quotes_brackets_hyphens_separate_words_and_inner_apostrophes_stay():
     assert words('"well-known" (fact)') == ["well", "known", "fact"]
     assert words("L'home", "cat") == ["l'home"]
     assert words("Ng’ombe", "swa") == ["ng'ombe"]
+    assert words("Col·lecció", "cat") == ["col·lecció"]
 
 
 def test_numbers_spelled_out_per_language():

@@ -76,6 +76,7 @@ class ColumnMap:
 class SplitInfo:
     hours: float | None = None
     speakers: int | None = None
+    utterances: int | None = None
 
 
 @dataclass
@@ -91,7 +92,7 @@ class DataCard:
     script: str | dict[str, str] | None
     source: SourceSpec
     columns: ColumnMap
-    sample_rate: int | None
+    sample_rate: int | list[int] | None  # a list for corpora that mix rates
     splits: dict[str, SplitInfo]
     recording_conditions: str | None
     consent: str | None
@@ -307,16 +308,21 @@ def _columns(p: _Parsed):
 @_rule(blocking=True)
 def _numbers(p: _Parsed):
     sr, splits = p.get("multikd.sample_rate"), p.get("multikd.splits")
-    if not _count(sr, int) or sr == 0:
-        yield p.problem("multikd.sample_rate", f"sample_rate must be a positive integer (Hz), got {sr!r}")
+    rates = sr if isinstance(sr, list) and sr else [sr]  # a list: a corpus that mixes rates (prepare resamples)
+    if any(not _count(r, int) or r == 0 for r in rates):
+        yield p.problem("multikd.sample_rate",
+                        f"sample_rate must be a positive integer (Hz) or a list of them, got {sr!r}")
     if splits is not None and not isinstance(splits, dict):
         yield p.problem("multikd.splits", "splits must map split names to {hours, speakers}")
         return
     for name, info in (splits or {}).items():
         key = f"multikd.splits.{name}"
-        if not isinstance(info, dict) or set(info) - {"hours", "speakers"}:
-            yield p.problem(key, f"split {name} must be a mapping with `hours` and/or `speakers`",
+        if not isinstance(info, dict) or set(info) - {"hours", "speakers", "utterances"}:
+            yield p.problem(key, f"split {name} must be a mapping with `hours`, `speakers` and/or `utterances`",
                             "write e.g. `train: {hours: 2.5, speakers: 1}` (null when unknown)")
+        elif not _count(info.get("utterances"), int):
+            yield p.problem(f"{key}.utterances",
+                            f"utterances must be a non-negative integer or null, got {info['utterances']!r}")
         elif not _count(info.get("hours"), (int, float)):
             yield p.problem(f"{key}.hours", f"hours must be a non-negative number or null, got {info['hours']!r}")
         elif not _count(info.get("speakers"), int):
@@ -424,7 +430,8 @@ def load_card(path: str | Path, *, strict: bool = False) -> DataCard:
 
 def _build(p: _Parsed) -> DataCard:
     m = p.data["multikd"]
-    splits = {str(k): SplitInfo(v.get("hours"), v.get("speakers")) for k, v in (m.get("splits") or {}).items()}
+    splits = {str(k): SplitInfo(v.get("hours"), v.get("speakers"), v.get("utterances"))
+              for k, v in (m.get("splits") or {}).items()}
     name = p.path.parent.name if p.path.name.lower() == "readme.md" else p.path.stem
     return DataCard(
         path=p.path.resolve(), name=name, pretty_name=p.data.get("pretty_name"),

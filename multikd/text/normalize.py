@@ -29,7 +29,9 @@ _TOKEN_RANK = {",": 1, ".": 2, "!": 3, "?": 4}  # consecutive punctuation keeps 
 # Opening marks (¿ ¡) only separate: the closing ? ! carries the intonation, and a "¿" after a comma
 # must not outrank that comma's pause.
 SEPARATORS = set("\"«»“”„‟‹›‘‚()[]{}-‐‑‒/¿¡")
-APOSTROPHES = {"'": "'", "’": "'", "ʼ": "ʼ", "`": "'"}
+# Kept inside a word (between letters): apostrophes (l'home, don't, ng'ombe) and the Catalan middle dot
+# of "l·l" (col·lecció), which tells espeak-ng to read two l's instead of ʎ.
+APOSTROPHES = {"'": "'", "’": "'", "ʼ": "ʼ", "`": "'", "·": "·"}
 # Invisible format characters with no sound: soft hyphen, BOM/zero-width no-break space, variation
 # selectors. ZWJ/ZWNJ are NOT here: they change the spelling of Indic words and are kept in words.
 IGNORABLE = {"\u00ad", "\ufeff", "\ufe0e", "\ufe0f", "\u200b"}
@@ -155,7 +157,7 @@ def normalize(text: str, lang: Language) -> tuple[str, list[Token]]:
                 word_start = i
             word.append(ch.lower() if lang.lowercase else ch)
         elif ch in APOSTROPHES and word and i + 1 < n and unicodedata.category(nfc[i + 1])[0] == "L":
-            word.append(APOSTROPHES[ch])  # inner apostrophe: l'home, don't, ng'ombe
+            word.append(APOSTROPHES[ch])  # inner apostrophe or middle dot
         elif ch.isspace() or ch in SEPARATORS or ch in APOSTROPHES:
             flush()
         elif ch in PUNCT_TOKEN:
