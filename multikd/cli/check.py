@@ -1,8 +1,8 @@
-"""`multikd check`: validate contributed files (lexicon folders, data cards, recipes)."""
+"""`multikd check`: validate contributed files (lexicon folders, data cards)."""
 from __future__ import annotations
 
 COMMAND = "check"
-HELP = "validate lexicons, data cards and recipes; print file:line: problem — fix"
+HELP = "validate lexicon folders and data cards; print file:line: problem — fix"
 
 
 def add_arguments(p):
