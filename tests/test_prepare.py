@@ -79,7 +79,7 @@ EXPECTED_REJECTED = {"unreadable": 1, "silent": 1, "empty": 1, "clipped": 1, "mi
                      "unknown_characters": 1, "text_audio_mismatch": 1}
 
 
-def test_exact_accounting_and_outputs(corpus, tmp_path):
+def test_exact_accounting_and_outputs(corpus, tmp_path, capsys):
     out = tmp_path / "prep"
     res = prepare(_card(corpus), out, DataSelection(card=""), shard_size=4, progress=False)
     assert (res.total, res.selected, res.kept) == (10, 10, 3)
@@ -110,6 +110,10 @@ def test_exact_accounting_and_outputs(corpus, tmp_path):
     assert all(50 < s["pitch"]["mean"] < 300 for s in speakers.values())
     config = json.loads((out / "config.json").read_text())
     assert config["licence"] == "cc0-1.0" and config["audio"]["sample_rate"] == 22050
+
+    assert main(["phones", "--prepared", str(out), "--json"]) == 0  # a corpus' inventory, no G2P needed
+    inventory = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["tokens"]
+    assert set(inventory) == set(table.phones) and all(n > 0 for n in inventory.values())
 
     again = prepare(_card(corpus), out, DataSelection(card=""), shard_size=4, progress=False)
     assert again.shards_reused == 3 and again.kept == 3 and dict(again.rejected) == EXPECTED_REJECTED

@@ -10,8 +10,10 @@ HELP = "list a language's phones; report those a symbol table lacks with their n
 
 
 def add_arguments(p):
-    p.add_argument("--lang", action="append", required=True,
+    p.add_argument("--lang", action="append", default=[],
                    help="language (repeatable); its phones come from its test sentences and lexicon")
+    p.add_argument("--prepared", action="append", default=[],
+                   help="a prepared corpus folder (multikd prepare): count the phones of its utterances")
     p.add_argument("--text", action="append", default=[],
                    help="extra text file(s) in that language, one sentence per line (e.g. corpus text)")
     p.add_argument("--against", help="symbol table JSON to compare with (e.g. a teacher's symbols.json)")
@@ -51,7 +53,15 @@ def run(args) -> int:
     from multikd.text.features import nearest
     from multikd.text.symbols import SPECIALS, SymbolTable
 
+    if not args.lang and not args.prepared:
+        raise ConfigError("give --lang and/or --prepared", fix="e.g. multikd phones --lang swa")
     counts, failed = inventory(args.lang, args.text)
+    for folder in args.prepared:
+        import datasets
+
+        for phones in datasets.load_from_disk(f"{folder}/dataset").select_columns(["phones"])["phones"]:
+            counts.update(phones)
+    names = args.lang + [f"prepared:{p}" for p in args.prepared]
     tokens = sorted(t for t in counts if t not in SPECIALS)
     if args.write:
         SymbolTable(tokens).save(args.write)
@@ -60,7 +70,7 @@ def run(args) -> int:
         if args.merge_into:
             raise ConfigError("--merge-into needs --against TABLE.json")
         if args.json:
-            print(json.dumps({"languages": args.lang, "tokens": {t: counts[t] for t in tokens},
+            print(json.dumps({"languages": names, "tokens": {t: counts[t] for t in tokens},
                               "failed_texts": failed}, ensure_ascii=False))
         elif not args.write:
             print(" ".join(tokens))
@@ -71,10 +81,10 @@ def run(args) -> int:
                "nearest": [{"phone": p, "distance": round(d, 3)} for p, d in nearest(t, table.phones)]}
               for t in unseen]
     if args.json:
-        print(json.dumps({"languages": args.lang, "table": args.against, "known": len(tokens) - len(unseen),
+        print(json.dumps({"languages": names, "table": args.against, "known": len(tokens) - len(unseen),
                           "unseen": report, "failed_texts": failed}, ensure_ascii=False))
     else:
-        print(f"{', '.join(args.lang)}: {len(tokens)} tokens, {len(unseen)} not in {args.against}")
+        print(f"{', '.join(names)}: {len(tokens)} tokens, {len(unseen)} not in {args.against}")
         for r in report:
             near = ", ".join(f"{n['phone']} ({n['distance']:.2f})" for n in r["nearest"]) or "-"
             print(f"  {r['phone']:<6} x{r['count']:<5} nearest: {near}")
