@@ -38,7 +38,7 @@ if [ ! -f "$stamp_pip" ] || [ "$(cat "$stamp_pip")" != "$want_pip" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # The CPU wheel first: an unpinned torch would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[dev,eval]'
   echo "$want_pip" > "$stamp_pip"
 fi
 echo "setup: ready (.venv/bin/multikd)"
