@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-BENCH_MODULES = ("multikd.bench.prepare",)
+BENCH_MODULES = ("multikd.bench.prepare", "multikd.bench.teacher")
 _BENCHES: dict[str, tuple[str, Callable, Callable]] = {}
 
 

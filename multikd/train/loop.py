@@ -259,7 +259,11 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
                     writer.add_scalar(f"train/{name}", value, step)
                 writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
                 writer.add_scalar("train/grad_norm", grad_norm, step)
-                writer.add_scalar("speed/steps_per_s", window_steps / max(now - window_t, 1e-9), step)
+                rate = window_steps / max(now - window_t, 1e-9)
+                writer.add_scalar("speed/steps_per_s", rate, step)
+                if not progress:  # without a bar, the log is the progress report
+                    parts = " ".join(f"{k}={v:.3f}" for k, v in losses.items() if k != "loss")
+                    log.info("step %d loss %.3f (%s) %.2f steps/s", step, losses["loss"], parts, rate)
                 window_t, window_steps = now, 0
             if step % cfg.save_every == 0:
                 checkpoint()
