@@ -120,3 +120,14 @@ def test_align_cli_exports_durations(trained, tmp_path):
     import datasets
 
     assert datasets.load_from_disk(str(out / "dataset")).num_rows == 6
+
+
+def test_bench_teacher_scores_every_language(trained, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "teacher", "--model", str(trained["model"]), "--test", str(trained["prepared"]),
+                 "--per-language", "1", "--no-wer", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(r["language"] for r in summary) == ["cat", "spa"]
+    for r in summary:
+        assert r["n"] == 1 and r["mcd_db"]["mean"] > 0 and r["mcd_resynth_db"]["mean"] >= 0
+    assert "| spa " in capsys.readouterr().out
