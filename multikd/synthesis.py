@@ -20,32 +20,17 @@ import torch
 from multikd.audio.config import AudioConfig
 from multikd.audio.features import LOG_MEL_FLOOR
 from multikd.errors import ConfigError, MultikdError, SymbolTableError, UnknownLanguageError
-from multikd.text.symbols import EXCLAMATION, QUESTION, SENTENCE_END, SPECIALS, SymbolTable
+from multikd.text.sentences import split_sentences
+from multikd.text.symbols import SymbolTable
 
 log = logging.getLogger(__name__)
 
 SENTENCE_PAUSE_S = 0.25  # between sentences: a reading pause, shorter than a paragraph break
-_SENTENCE_TOKENS = {SPECIALS[i] for i in (SENTENCE_END, QUESTION, EXCLAMATION)}
 MODEL_FILES = ("config.json", "symbols.json", "norm.json", "audio.json")
 
 
 class UnknownSpeakerError(MultikdError):
     """A speaker name the model was not trained on."""
-
-
-def split_sentences(phones: list[str]) -> list[list[str]]:
-    """Front-end tokens → one token list per sentence, each ending with its ``.``/``?``/``!`` (if any)."""
-    out, current = [], []
-    for p in phones:
-        current.append(p)
-        if p in _SENTENCE_TOKENS:
-            out.append(current)
-            current = []
-    if any(p not in SPECIALS for p in current):
-        out.append(current)
-    elif current and out:
-        out[-1] += current  # trailing boundary tokens belong to the last sentence
-    return [s for s in out if any(p not in SPECIALS for p in s)]
 
 
 class Synthesizer:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-BENCH_MODULES = ("multikd.bench.prepare", "multikd.bench.teacher")
+BENCH_MODULES = ("multikd.bench.prepare", "multikd.bench.teacher", "multikd.bench.cost", "multikd.distill.bench",
+                 "multikd.export.bench")
 _BENCHES: dict[str, tuple[str, Callable, Callable]] = {}
 
 

@@ -7,5 +7,6 @@ and decorating the class with ``@register_vocoder("name")``.
 """
 from multikd.vocoder.base import VOCODERS, Vocoder, load_vocoder, register_vocoder
 from multikd.vocoder.griffinlim import GriffinLim
+from multikd.vocoder.vocos import VocosVocoder  # registers "vocos" so trained vocoder folders load
 
-__all__ = ["VOCODERS", "Vocoder", "load_vocoder", "register_vocoder", "GriffinLim"]
+__all__ = ["VOCODERS", "Vocoder", "load_vocoder", "register_vocoder", "GriffinLim", "VocosVocoder"]
