@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(espeak-ng libespeak-ng1 flite festival
   festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k festvox-italp16k festvox-itapc16k
   festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph
-  festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-hi-nsk festvox-mr-nsk festvox-ca-ona-hts)
+  festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festvox-hi-nsk festvox-mr-nsk festvox-ca-ona-hts
+  chromium)  # headless browser: the evaluation report's HTML test
 
 stamp_apt=.venv/.apt-done
 stamp_pip=.venv/.pip-done
