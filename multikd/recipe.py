@@ -73,10 +73,16 @@ class TrainSection:
     mixed_precision: str = "auto"
     save_every: int = 1000  # steps between checkpoints (and one at the end)
     keep_last: int = 3  # checkpoints kept; older ones are deleted after a new one is complete
-    sample_every: int = 5000  # steps between validation samples (wav + plots); 0 = only at the end
+    # Steps between validation samples (wav + plots); 0 = only at the end; -1 = never (a machine without
+    # the text front end's backends or soundfile, e.g. a lent GPU training on a packed corpus).
+    sample_every: int = 5000
     log_every: int = 25  # steps between TensorBoard scalars
     seed: int = 0
     num_workers: int = 0  # DataLoader workers; 0 on a 2-core CPU, where workers compete with training
+    # An exported model folder (RUN/model, relative to the recipe) whose weights start a new run: a warm
+    # start or a continuation on other hardware (optimizer, step and schedule start fresh). It must share
+    # the run's symbols, languages, speakers and architecture. Ignored when the run resumes a checkpoint.
+    init_from: str | None = None
 
     def validate(self, where: str = "train") -> None:
         problems = [
@@ -92,6 +98,7 @@ class TrainSection:
             ("bin_loss_start", self.bin_loss_start >= 0, "must be >= 0"),
             ("save_every", self.save_every >= 1, "must be >= 1"),
             ("keep_last", self.keep_last >= 1, "must be >= 1"),
+            ("sample_every", self.sample_every >= -1, "steps between samples; 0 = only at the end, -1 = never"),
         ]
         for key, ok, fix in problems:
             if not ok:

@@ -17,7 +17,6 @@ import functools
 import logging
 from typing import Callable, Sequence
 
-import librosa
 import numpy as np
 import torch
 
@@ -40,6 +39,8 @@ def _as_tensor(wav: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=8)
 def _mel_basis_np(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    import librosa  # here, not at import time: training on prepared/packed features needs no librosa
+
     return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, norm="slaney",
                                htk=False)
 
@@ -171,6 +172,8 @@ def _f0_harvest(wav: np.ndarray, cfg: AudioConfig) -> np.ndarray:
 @register_f0_method("pyin")
 def _f0_pyin(wav: np.ndarray, cfg: AudioConfig) -> np.ndarray:
     """librosa probabilistic YIN (HMM voicing): a reference, ~7x real time, too slow for corpora."""
+    import librosa
+
     frame = max(2048, 2 * int(np.ceil(cfg.sample_rate / cfg.f0_min)))  # two periods of the lowest F0
     f, _, _ = librosa.pyin(wav.astype(np.float32), fmin=cfg.f0_min, fmax=cfg.f0_max, sr=cfg.sample_rate,
                            frame_length=frame, hop_length=cfg.hop_length, center=True, fill_na=0.0)

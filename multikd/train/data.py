@@ -1,7 +1,8 @@
 """Prepared corpora → padded training batches.
 
 Reads one or more folders written by ``multikd prepare`` (``dataset/``, ``symbols.json``,
-``speakers.json``, ``config.json``), keeps one split, and gives per utterance::
+``speakers.json``, ``config.json``) or packed by ``multikd pack`` (``packed.safetensors`` + ``index.json``
+in place of ``dataset/``; see :mod:`multikd.train.packed`), keeps one split, and gives per utterance::
 
     phone_ids [T_text] int64 (BOS … EOS)   mel [T_mel, n_mels] ln-mel   pitch [T_mel]   energy [T_mel]
     language_id, speaker_id (int)          id (str)
@@ -95,7 +96,7 @@ class PreparedCorpus:
     """The utterances of one split of several prepared folders (rows stay on disk, memory-mapped)."""
 
     folders: list[Path]
-    parts: list  # datasets.Dataset per folder, numpy-formatted
+    parts: list  # datasets.Dataset per folder, numpy-formatted (or a PackedCorpusPart)
     rows: list[tuple[int, int]]  # (part, row) of every kept utterance
     symbols: SymbolTable  # the folders' tables merged in order: the first folder's ids never move
     speaker_stats: dict[str, dict]  # speaker → pitch statistics pooled over folders
@@ -116,13 +117,14 @@ def load_prepared(folders: list[str | Path], splits: tuple[str, ...] = TRAIN_SPL
         CorpusError: a folder that is not a prepared corpus, folders prepared with different audio
             settings, or no utterance in the split.
     """
-    import datasets as hfd
+    from multikd.train.packed import PackedCorpusPart, is_packed
 
     folders = [Path(f) for f in folders]
     parts, rows, symbols, audio, spk = [], [], SymbolTable(), None, {}
     for k, folder in enumerate(folders):
-        if not (folder / "dataset").is_dir():
-            raise CorpusError("not a prepared corpus (no dataset/ folder)", where=str(folder),
+        packed = is_packed(folder)
+        if not packed and not (folder / "dataset").is_dir():
+            raise CorpusError("not a prepared corpus (no dataset/ folder, no packed.safetensors)", where=str(folder),
                               fix="run `multikd prepare RECIPE --out DIR` and list DIR under data.prepared")
         cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         a = AudioConfig.from_dict(cfg.get("audio"), where=str(folder / "config.json"))
@@ -134,8 +136,13 @@ def load_prepared(folders: list[str | Path], splits: tuple[str, ...] = TRAIN_SPL
         for name, s in json.loads((folder / "speakers.json").read_text(encoding="utf-8")).items():
             if s.get("pitch"):
                 spk.setdefault(name, []).append(s["pitch"])
-        ds = hfd.load_from_disk(str(folder / "dataset"))
-        ds.set_format("numpy", columns=["mel", "f0", "energy"], output_all_columns=True)
+        if packed:  # `multikd pack` output: same columns and rows, no `datasets` needed
+            ds = PackedCorpusPart(folder)
+        else:
+            import datasets as hfd
+
+            ds = hfd.load_from_disk(str(folder / "dataset"))
+            ds.set_format("numpy", columns=["mel", "f0", "energy"], output_all_columns=True)
         parts.append(ds)
         rows += [(k, i) for i, s in enumerate(ds["split"]) if s in splits]
     if not rows:

@@ -12,7 +12,8 @@ Run folder::
     config.yaml  run.json            resolved recipe; commit, versions, start and resumes, data fingerprints
     symbols.json  norm.json          fixed at the first start: ids and statistics every resume must share
     checkpoints/step-XXXXXXX/        accelerate state + trainer_state.json (see multikd.train.checkpoints)
-    tensorboard/                     scalars (losses, lr, grad norm, speed) and sample audio
+    tensorboard/                     scalars (losses, lr, grad norm, speed) and sample audio, if installed
+    metrics.jsonl                    the same scalars, one JSON line every train.log_every steps
     samples/step-XXXXXXX/            per language: <lang>.wav, <lang>-mel.png, <lang>-alignment.png
     model/                           the exported model: save_pretrained + symbols.json, norm.json, audio.json
 """
@@ -115,6 +116,45 @@ def export_model(model, run_dir: Path, symbols: SymbolTable, norm: NormStats, au
     return final
 
 
+def init_weights(model, model_dir: Path, symbols: SymbolTable, norm: NormStats) -> None:
+    """Start ``model`` from the weights of an exported model (``train.init_from``): a warm start or a
+    continuation on other hardware. The optimizer, step count and schedule start fresh.
+
+    Raises:
+        ConfigError: a folder that is not an exported model, or one with other symbols, languages or
+            speakers than this run (its weights would mean other things), or another architecture.
+    """
+    from multikd.models import AcousticModel
+
+    model_dir = Path(model_dir)
+    where = str(model_dir)
+    if not (model_dir / "model.safetensors").is_file():
+        raise ConfigError("train.init_from is not an exported model (no model.safetensors)", where=where,
+                          fix="point it at a RUN/model folder")
+    src_symbols, src_norm = SymbolTable.load(model_dir / "symbols.json"), NormStats.load(model_dir / "norm.json")
+    if src_symbols != symbols or src_norm.languages != norm.languages or src_norm.speakers != norm.speakers:
+        raise ConfigError("train.init_from has other symbols, languages or speakers than this run's data",
+                          where=where, fix="start from a model trained on the same prepared corpora")
+    src = AcousticModel.from_pretrained(where)
+    try:
+        model.load_state_dict(src.state_dict(), strict=True)
+    except RuntimeError as e:
+        raise ConfigError(f"train.init_from has another architecture ({str(e).splitlines()[0]})", where=where,
+                          fix="use the same model preset and overrides as the model it starts from") from None
+    log.info("weights initialised from %s", model_dir)
+
+
+def _tensorboard_writer(run_dir: Path):
+    """A TensorBoard writer, or None (with one warning) where the tensorboard package is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:  # torch's module imports the tensorboard package
+        log.warning("TensorBoard is not installed (%s): no tensorboard/ logs in this run; the scalars are still "
+                    "written to metrics.jsonl", e)
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
+
+
 def _optimizer_step(model, optimizer, micro: list[dict], accelerator, clip: float) -> tuple[dict, float]:
     """Forward/backward over the micro-batches (summed gradients), clip, step; returns mean losses, grad norm."""
     totals: dict[str, float] = {}
@@ -140,9 +180,6 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
-
-    from multikd.train.samples import alignment_items, validation_sentences, write_samples
-    from multikd.vocoder import GriffinLim
 
     cfg = recipe.train
     cfg.validate()
@@ -170,6 +207,8 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
 
     # -- model and optimizer ----------------------------------------------------------------------
     model = build_model(recipe.model, symbols, norm, corpus.audio.n_mels)
+    if cfg.init_from and latest_checkpoint(run_dir) is None:  # a resume takes its weights from the checkpoint
+        init_weights(model, recipe.resolve(cfg.init_from), symbols, norm)
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]  # norms and biases
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -194,16 +233,22 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
              len(dataset), len(norm.languages), len(norm.speakers), len(symbols), n_params / 1e6,
              accelerator.device, accelerator.num_processes)
 
-    writer = None
-    if main:
-        from torch.utils.tensorboard import SummaryWriter
+    writer = _tensorboard_writer(run_dir) if main else None
+    metrics_file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8") if main else None
+    want_samples = cfg.sample_every >= 0  # -1: never (no front end / soundfile on this machine)
+    if want_samples:
+        from multikd.train.samples import alignment_items, validation_sentences, write_samples
+        from multikd.vocoder import GriffinLim
 
-        writer = SummaryWriter(str(run_dir / "tensorboard"))
-    sentences = validation_sentences(norm, symbols) if main else []
-    align_items = alignment_items(dataset, norm) if main else []
-    vocoder = GriffinLim(corpus.audio)
+        sentences = validation_sentences(norm, symbols) if main else []
+        align_items = alignment_items(dataset, norm) if main else []
+        vocoder = GriffinLim(corpus.audio)
+    else:
+        log.info("train.sample_every = -1: no validation samples in this run")
 
     def samples(step: int) -> None:
+        if not want_samples:
+            return
         if main:
             write_samples(core, run_dir / "samples" / f"step-{step:07d}", sentences,
                           dataset, align_items, norm, symbols, vocoder, accelerator.device, writer, step)
@@ -253,14 +298,19 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
             window_steps += 1
             bar.set_postfix(loss=f"{losses['loss']:.3f}", epoch=epoch, refresh=False)
             bar.update(1)
-            if writer is not None and step % cfg.log_every == 0:
+            if main and step % cfg.log_every == 0:
                 now = time.monotonic()
-                for name, value in losses.items():
-                    writer.add_scalar(f"train/{name}", value, step)
-                writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
-                writer.add_scalar("train/grad_norm", grad_norm, step)
                 rate = window_steps / max(now - window_t, 1e-9)
-                writer.add_scalar("speed/steps_per_s", rate, step)
+                lr = optimizer.param_groups[0]["lr"]
+                if writer is not None:
+                    for name, value in losses.items():
+                        writer.add_scalar(f"train/{name}", value, step)
+                    writer.add_scalar("train/lr", lr, step)
+                    writer.add_scalar("train/grad_norm", grad_norm, step)
+                    writer.add_scalar("speed/steps_per_s", rate, step)
+                metrics_file.write(json.dumps({"step": step, "elapsed_s": round(elapsed(), 1), **losses, "lr": lr,
+                                               "grad_norm": grad_norm, "steps_per_s": rate}) + "\n")
+                metrics_file.flush()
                 if not progress:  # without a bar, the log is the progress report
                     parts = " ".join(f"{k}={v:.3f}" for k, v in losses.items() if k != "loss")
                     log.info("step %d loss %.3f (%s) %.2f steps/s", step, losses["loss"], parts, rate)
@@ -268,7 +318,7 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
             if step % cfg.save_every == 0:
                 checkpoint()
                 last_saved = step
-            if cfg.sample_every and step % cfg.sample_every == 0:
+            if cfg.sample_every > 0 and step % cfg.sample_every == 0:
                 samples(step)
             reason = stop_reason()
             if reason:
@@ -280,13 +330,15 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
     bar.close()
     if last_saved != step:
         checkpoint()
-    if not (cfg.sample_every and step % cfg.sample_every == 0):
+    if not (cfg.sample_every > 0 and step % cfg.sample_every == 0):
         samples(step)
     model_dir = run_dir / "model"
     core.config.bin_loss_weight = bin_weight
     if main:
         export_model(core, run_dir, symbols, norm, corpus.audio)
-        writer.close()
+        if writer is not None:
+            writer.close()
+        metrics_file.close()
         log.info("stopped by %s at step %d; model in %s", reason, step, model_dir)
     accelerator.wait_for_everyone()
     return TrainResult(run_dir, step, reason, model_dir, time.monotonic() - t0)

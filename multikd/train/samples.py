@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
 import torch
 
 from multikd.errors import MultikdError
@@ -70,6 +69,8 @@ def alignment_items(dataset, norm, per_language: int = 1) -> list[int]:
 def write_samples(model, out_dir: Path, sentences: list[SampleSentence], dataset, items: list[int], norm,
                   symbols, vocoder, device, writer=None, step: int = 0) -> None:
     """Synthesize ``sentences`` and plot alignments of ``dataset[items]`` with ``model`` in eval mode."""
+    import soundfile as sf
+
     out_dir.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
