@@ -37,6 +37,21 @@ echo
 echo "== 5. Prepare: teacher languages, and 15 minutes of held-out Catalan (every file accounted for) =="
 $MK prepare recipes/demo-teacher/recipe.yaml --out out/demo/prepared/teacher
 $MK prepare recipes/demo-target/recipe.yaml --out out/demo/prepared/target-cat-15min
+$MK prepare recipes/demo-teacher/recipe.yaml --split test --out out/demo/prepared/teacher-test
+
 echo
-echo "Done. Prepared corpora: out/demo/prepared/*/ (report.json, rejected.tsv, dataset/, wavs/)."
-echo "The teacher, students and evaluation are not built yet: see the README's status note."
+echo "== 6. The pretrained demo teacher (pretrained/demo-teacher, trained on the synthetic corpus) speaks =="
+mkdir -p "$OUT/samples"
+for iso in eng spa deu ita ces fin rus hin; do
+  sentence=$(grep -v '^#' "lexicons/$iso-"*/sentences.txt | head -n 1)
+  $MK -q synthesize --model pretrained/demo-teacher --lang "$iso" "$sentence" -o "$OUT/samples/$iso.wav"
+done
+
+echo
+echo "== 7. Evaluation report: the teacher on held-out sentences (MCD, F0, V/UV, duration; HTML) =="
+$MK evaluate --systems demo-teacher=pretrained/demo-teacher --lang eng --lang spa --lang hin \
+  --test out/demo/prepared/teacher-test --per-language 3 -o "$OUT/eval"
+
+echo
+echo "Done. Prepared corpora: out/demo/prepared/*/; teacher samples: $OUT/samples/*.wav;"
+echo "report: $OUT/eval/index.html. Distilled students are not part of the demo yet (README status note)."

@@ -38,6 +38,7 @@ def run(args) -> int:
 
     from multikd.audio.features import log_mel
     from multikd.audio.io import load_audio
+    from multikd.errors import SymbolTableError
     from multikd.evaluate import evaluate_pairs, metric_names
     from multikd.synthesis import Synthesizer
 
@@ -54,11 +55,16 @@ def run(args) -> int:
             chosen[row["language"]].append(row)
     use_wer = not args.no_wer and "wer" in metric_names()
     rows_out, results = [], []
+    excluded: dict[str, list[str]] = defaultdict(list)
     for lang in sorted(chosen):
         model_pairs, resynth_pairs = [], []
         for row in chosen[lang]:
             ref = test_dir / row["wav"]
-            wav, _ = synth.speak(row["text"], lang, speaker=row["speaker"])
+            try:
+                wav, _ = synth.speak(row["text"], lang, speaker=row["speaker"])
+            except SymbolTableError as e:  # a phone never seen in training: counted and shown, not hidden
+                excluded[lang].append(f"{row['id']}: {e.what}")
+                continue
             hyp = out / "model" / f"{row['id']}.wav"
             hyp.parent.mkdir(parents=True, exist_ok=True)
             sf.write(hyp, wav, sr)
@@ -80,7 +86,7 @@ def run(args) -> int:
             _, wr = evaluate_pairs([(r, r, t, lg) for _, r, t, lg in model_pairs], ["wer"], progress=False)
             wer_model, wer_ref = w["corpus"].get("wer_pooled"), wr["corpus"].get("wer_pooled")
         v = m_sum["values"]
-        res = {"language": lang, "n": len(model_pairs),
+        res = {"language": lang, "n": len(model_pairs), "excluded": excluded[lang],
                "mcd_db": v["mcd_db"], "mcd_resynth_db": r_sum["values"]["mcd_db"],
                "f0_rmse_cents": v.get("f0_rmse_cents"), "vuv_error": v.get("vuv_error"),
                "duration_log_error": v.get("duration_log_error"), "wer_model": wer_model, "wer_reference": wer_ref}
@@ -97,6 +103,8 @@ def run(args) -> int:
     print(f"\nmodel {args.model}; held-out test sentences from {args.test}; Griffin-Lim vocoder\n")
     print(table(trows, ["lang", "n", "MCD dB", "MCD resynth (vocoder floor)", "F0 RMSE cents", "V/UV err",
                         "|log dur ratio|", "WER pocketsphinx"]))
+    for lang, why in sorted((k, v) for k, v in excluded.items() if v):
+        print(f"excluded in {lang}: {len(why)} sentence(s) with phones the model never saw — " + "; ".join(why))
     (out / "summary.json").write_text(json.dumps(results, indent=1, default=str))
     (out / "rows.json").write_text(json.dumps(rows_out, indent=1, default=str))
     print(f"\nwavs and scores: {out}")
