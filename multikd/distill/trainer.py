@@ -241,7 +241,7 @@ def distill(recipe: DistillRecipe, run_dir: str | Path, *, mode: str | None = No
             optimizer.zero_grad(set_to_none=True)
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
             if step % cfg.log_every == 0:
                 writer.add_scalar("train/loss", float(loss), step)
                 for k, v in logs.items():
