@@ -243,7 +243,7 @@ def distill(recipe: DistillRecipe, run_dir: str | Path, *, mode: str | None = No
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
             if step % cfg.log_every == 0:
-                writer.add_scalar("train/loss", float(loss), step)
+                writer.add_scalar("train/loss", float(loss.detach()), step)
                 for k, v in logs.items():
                     writer.add_scalar(f"train/{k}", v, step)
                 writer.add_scalar("train/grad_norm", grad_norm, step)

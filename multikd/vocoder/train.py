@@ -45,6 +45,7 @@ from multikd.train.loop import TrainResult, resolve_mixed_precision
 from multikd.train.runinfo import record_start, write_config
 from multikd.vocoder import discriminators as D
 from multikd.vocoder.losses import mel_l1, multi_resolution_stft, waveform_l1
+from multikd.vocoder.packed import PackedAudio, is_packed_audio, provide_mel_basis
 from multikd.vocoder.vocos import VocosConfig, VocosGenerator
 
 log = logging.getLogger(__name__)
@@ -136,12 +137,11 @@ class SegmentDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, folders: list[Path], segment_frames: int, seed: int):
-        import datasets as hfd
-        import soundfile as sf
-
         self.files, self.lengths, self.audio = [], [], None
+        self.packed: list[tuple] = []  # (PackedAudio, index) per item of a packed folder, else empty
         for folder in folders:
-            if not (folder / "dataset").is_dir():
+            packed = is_packed_audio(folder)
+            if not packed and not (folder / "dataset").is_dir():
                 raise CorpusError("not a prepared corpus (no dataset/ folder)", where=str(folder),
                                   fix="run `multikd prepare RECIPE --out DIR` and list DIR under data.prepared")
             a = AudioConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")).get("audio"),
@@ -149,11 +149,23 @@ class SegmentDataset(torch.utils.data.Dataset):
             if self.audio is not None and a != self.audio:
                 raise CorpusError("prepared with other audio settings than the first folder", where=str(folder))
             self.audio = a
+            if packed:  # python -m multikd.vocoder.packed: int16 wavs in memory, no datasets/soundfile
+                pa = PackedAudio(folder)
+                provide_mel_basis(a, pa.mel_basis)
+                for i, n in enumerate(pa.lengths):
+                    self.files.append(folder / pa.items[i]["id"])
+                    self.lengths.append(n)
+                    self.packed.append((pa, i))
+                continue
+            import datasets as hfd
+            import soundfile as sf
+
             ds = hfd.load_from_disk(str(folder / "dataset")).select_columns(["wav", "split"])
             for rel, split in zip(ds["wav"], ds["split"]):
                 if split in TRAIN_SPLITS:
                     self.files.append(folder / rel)
                     self.lengths.append(sf.info(str(folder / rel)).frames)
+                    self.packed.append(None)
         if not self.files:
             raise CorpusError("no training wav in the prepared folders", where=", ".join(map(str, folders)))
         self.segment = segment_frames * self.audio.hop_length
@@ -162,12 +174,21 @@ class SegmentDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
+    def read(self, i: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Samples ``start:stop`` of item ``i`` as float32 in [-1, 1]."""
+        stop = self.lengths[i] if stop is None else stop
+        if self.packed[i] is not None:
+            pa, j = self.packed[i]
+            return pa[j][start:stop].astype(np.float32) / 32768.0  # soundfile's int16 → float scale
         import soundfile as sf
 
+        wav, _ = sf.read(str(self.files[i]), start=start, stop=stop, dtype="float32")
+        return wav
+
+    def __getitem__(self, i: int) -> torch.Tensor:
         n = self.lengths[i]
         start = int(np.random.default_rng([self.seed, self.epoch, i]).integers(0, max(n - self.segment, 0) + 1))
-        wav, _ = sf.read(str(self.files[i]), start=start, stop=min(start + self.segment, n), dtype="float32")
+        wav = self.read(i, start, min(start + self.segment, n))
         out = torch.zeros(self.segment)
         out[: len(wav)] = torch.from_numpy(wav)
         return out
@@ -380,13 +401,17 @@ def train_vocoder(recipe: VocoderRecipe, run_dir: str | Path, *, progress: bool 
 @torch.no_grad()
 def _write_sample(generator, data: SegmentDataset, audio: AudioConfig, path: Path, writer, step: int) -> None:
     """Vocode the first training wav's own mel (copy synthesis): what a listener checks first."""
-    import soundfile as sf
+    import wave
 
     from multikd.audio.features import log_mel
 
-    wav, _ = sf.read(str(data.files[0]), dtype="float32")
+    wav = data.read(0)
     p = next(generator.parameters())
     mel = log_mel(torch.from_numpy(wav), audio).T[None].to(p.device)  # [1, T, n_mels]
     out = generator.eval()(mel)[0].float().clamp(-1, 1).cpu().numpy()
-    sf.write(str(path), out, audio.sample_rate, subtype="PCM_16")
+    with wave.open(str(path), "wb") as f:  # the stdlib writer: no soundfile needed on a GPU machine
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(audio.sample_rate)
+        f.writeframes(np.round(out * 32767).astype("<i2").tobytes())
     writer.add_audio("vocoder/sample", out, step, sample_rate=audio.sample_rate)

@@ -130,6 +130,11 @@ class ISTFT(nn.Module):
 
     def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
         """``real``, ``imag`` ``[B, F, T]`` → wav ``[B, (T - 1) · hop]`` (``torch.istft(center=True)``)."""
+        if torch.is_autocast_enabled(real.device.type):
+            # Mixed-precision training: a bf16 inverse DFT would add noise at about -50 dB to every output
+            # sample; the matmuls are small, so they run in float32. Export and inference never autocast.
+            with torch.autocast(real.device.type, enabled=False):
+                return self(real.float(), imag.float())
         cos, sin, window_sq = (m.to(real.device, real.dtype) for m in _istft_matrices(self.n_fft, self.win_length))
         frames = real.transpose(1, 2) @ cos + imag.transpose(1, 2) @ sin  # [B, T, N]
         signal = self._overlap_add(frames)
