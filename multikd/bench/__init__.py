@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-BENCH_MODULES = ("multikd.bench.prepare", "multikd.bench.teacher", "multikd.bench.cost", "multikd.distill.bench",
+BENCH_MODULES = ("multikd.bench.prepare", "multikd.bench.teacher", "multikd.bench.align", "multikd.bench.cost",
+                 "multikd.distill.bench",
                  "multikd.export.bench")
 _BENCHES: dict[str, tuple[str, Callable, Callable]] = {}
 
