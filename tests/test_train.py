@@ -167,12 +167,12 @@ def test_train_checkpoint_resume_equals_uninterrupted(prepared, tmp_path):
 
     first = train(load_recipe(recipe, ["train.max_steps=2"]), tmp_path / "b", progress=False)
     assert first.step == 2
-    opt_at_2 = torch.load(list_checkpoints(tmp_path / "b")[-1][1] / "optimizer.bin", weights_only=False)
+    opt_at_2 = torch.load(list_checkpoints(tmp_path / "b")[-1][1] / "optimizer.bin", weights_only=True)
     resumed = train(load_recipe(recipe), tmp_path / "b", progress=False)
     assert resumed.step == 4
     assert json.loads((tmp_path / "b" / "run.json").read_text())["resumes"][0]["step"] == 2
     # The same optimizer state was restored: Adam's step counters continue from 2 ...
-    state_b = torch.load(list_checkpoints(tmp_path / "b")[-1][1] / "optimizer.bin", weights_only=False)
+    state_b = torch.load(list_checkpoints(tmp_path / "b")[-1][1] / "optimizer.bin", weights_only=True)
     assert {float(s["step"]) for s in opt_at_2["state"].values()} == {2.0}
     assert {float(s["step"]) for s in state_b["state"].values()} == {4.0}
     # ... and data order, RNG and moments match, so 2 + 2 steps give exactly the 4-step weights.
