@@ -45,7 +45,8 @@ class Synthesizer:
         ConfigError: a folder that is not an exported model.
     """
 
-    def __init__(self, model_dir: str | Path, vocoder="griffinlim", device: str = "cpu"):
+    def __init__(self, model_dir: str | Path, vocoder="griffinlim", device: str = "cpu",
+                 unseen_phones: str = "error"):
         from multikd.models import AcousticModel
         from multikd.train.data import NormStats
         from multikd.vocoder import Vocoder, load_vocoder
@@ -62,6 +63,12 @@ class Synthesizer:
         self.device = torch.device(device)
         self.model = AcousticModel.from_pretrained(str(self.model_dir)).to(self.device).eval()
         self.vocoder = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(str(vocoder), self.audio)
+        if unseen_phones not in ("error", "features"):
+            raise ConfigError(f"unseen_phones must be 'error' or 'features', not {unseen_phones!r}")
+        # "error": text with a phone the model never saw is refused (naming the nearest known phones);
+        # "features": the phone is added to the vocabulary, embedded from its articulatory features and
+        # its nearest known phones (multikd.models.vocab), and reported in the log.
+        self.unseen_phones = unseen_phones
 
     @property
     def sample_rate(self) -> int:
@@ -105,6 +112,13 @@ class Synthesizer:
         return split_sentences(get_frontend(self.language(lang)).phonemize(text).phones)
 
     def encode(self, phones: list[str], where: str) -> list[int]:
+        unseen = [p for p in phones if p not in self.symbols]
+        if unseen and self.unseen_phones == "features":
+            from multikd.models.vocab import add_phones
+
+            for tok, near in add_phones(self.model, self.symbols, unseen):
+                log.warning("%s: phone %r is not in the model's table; embedded from its features and its "
+                            "nearest known phones %s", where, tok, ", ".join(f"{p} ({d:.2f})" for p, d in near))
         try:
             return self.symbols.encode(phones)
         except SymbolTableError as e:

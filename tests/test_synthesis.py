@@ -131,3 +131,23 @@ def test_bench_teacher_scores_every_language(trained, tmp_path, capsys):
     for r in summary:
         assert r["n"] == 1 and r["mcd_db"]["mean"] > 0 and r["mcd_resynth_db"]["mean"] >= 0
     assert "| spa " in capsys.readouterr().out
+
+
+def test_unseen_phone_is_embedded_from_its_features_when_asked(trained, caplog):
+    synth = Synthesizer(trained["model"], unseen_phones="features")
+    before = synth.symbols.symbols
+    old_rows = synth.model.embed.ids.weight.detach().clone()
+    wav, sr = synth.speak("El niño.", "spa")  # "ɲ": refused by default (test above), embedded here
+    assert len(wav) > 0.2 * sr and np.isfinite(wav).all()
+    assert synth.symbols.symbols[: len(before)] == before and synth.symbols.symbols[-1] == "ɲ"  # appended
+    rows = synth.model.embed.ids.weight.detach()
+    assert torch.equal(rows[: len(before)], old_rows)  # no existing row moved
+    from multikd.models.vocab import nearest_rows
+
+    weights = nearest_rows("ɲ", [p for p in before[8:]], synth.symbols)
+    expected = sum(w * old_rows[i] for i, w in weights.items())
+    assert torch.allclose(rows[synth.symbols.id("ɲ")], expected) and float(expected.abs().sum()) > 0
+    assert synth.model.embed.phone_features.shape[0] == len(synth.symbols)
+    assert "'ɲ' is not in the model's table" in caplog.text
+    with pytest.raises(ConfigError):
+        Synthesizer(trained["model"], unseen_phones="guess")

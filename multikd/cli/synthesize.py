@@ -14,6 +14,9 @@ def add_arguments(p):
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate: 1.2 is 20 %% faster")
     p.add_argument("--vocoder", default="griffinlim",
                    help="registered vocoder name or a trained vocoder's folder (with --model)")
+    p.add_argument("--unseen-phones", choices=("error", "features"), default="error",
+                   help="a phone the model never saw: refuse (default) or embed it from its articulatory "
+                        "features and nearest known phones (with --model)")
     p.add_argument("-o", "--out", required=True, help="output .wav")
     p.add_argument("texts", nargs="+", metavar="TEXT", help="text; several arguments are read one after another")
 
@@ -35,7 +38,7 @@ def run(args) -> int:
         from multikd.synthesis import Synthesizer
 
         hf_logging.disable_progress_bar()  # per-tensor loading bars; our own output says what happened
-        synth = Synthesizer(args.model, vocoder=args.vocoder)
+        synth = Synthesizer(args.model, vocoder=args.vocoder, unseen_phones=args.unseen_phones)
     t1 = time.perf_counter()
     wav, sr = synth.speak(" ".join(args.texts), args.lang, speaker=args.speaker, speed=args.speed)
     t2 = time.perf_counter()
