@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 
 from multikd.errors import ConfigError
+from multikd.models.vocab import K_NEAREST, neighbour_weights
 from multikd.text import features
 from multikd.text.symbols import SymbolTable
 
 log = logging.getLogger(__name__)
 
-K_NEAREST = 3
 
 
 def merge_symbols(teacher_symbols: SymbolTable, phones: list[str]) -> tuple[SymbolTable, list[str]]:
@@ -52,8 +52,8 @@ def new_phone_weights(report: list[dict], symbols: SymbolTable) -> dict[int, dic
     for row in report:
         near = row["nearest"]
         if near:
-            w = [1.0 / (n["distance"] + 0.1) for n in near]
-            out[symbols.id(row["phone"])] = {symbols.id(n["phone"]): x / sum(w) for n, x in zip(near, w)}
+            w = neighbour_weights([n["distance"] for n in near])
+            out[symbols.id(row["phone"])] = {symbols.id(n["phone"]): x for n, x in zip(near, w)}
     return out
 
 

@@ -18,14 +18,21 @@ from multikd.text.symbols import SPECIALS, SymbolTable
 K_NEAREST = 3
 
 
+def neighbour_weights(distances: list[float]) -> list[float]:
+    """Normalised weights ``1 / (d + 0.1)`` of neighbours at feature distances ``distances``.
+
+    The 0.1 keeps a neighbour at distance 0 (same features, e.g. t͡ɕ and t͡ɕʲ) from taking all the weight
+    by division by zero while still dominating.
+    """
+    w = [1.0 / (d + 0.1) for d in distances]
+    total = sum(w)
+    return [x / total for x in w]
+
+
 def nearest_rows(token: str, known: list[str], symbols: SymbolTable) -> dict[int, float]:
     """Row ids and normalised weights of ``token``'s nearest known phones (empty if none compare)."""
     near = features.nearest(token, known, k=K_NEAREST)
-    if not near:
-        return {}
-    w = {symbols.id(p): 1.0 / (d + 0.1) for p, d in near}
-    total = sum(w.values())
-    return {i: v / total for i, v in w.items()}
+    return {symbols.id(p): w for (p, _), w in zip(near, neighbour_weights([d for _, d in near]))}
 
 
 @torch.no_grad()
