@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-CHECKER_MODULES = ("multikd.text.lexicon", "multikd.data.cards")
+CHECKER_MODULES = ("multikd.text.lexicon", "multikd.data.cards", "multikd.recipe_check")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
-"""`multikd check`: validate contributed files (lexicon folders, data cards)."""
+"""`multikd check`: validate contributed files (lexicon folders, data cards, recipes)."""
 from __future__ import annotations
 
 COMMAND = "check"
-HELP = "validate lexicon folders and data cards; print file:line: problem — fix"
+HELP = "validate lexicon folders, data cards and recipes; print file:line: problem — fix"
 
 
 def add_arguments(p):
@@ -23,7 +23,7 @@ def run(args) -> int:
             print(p)
         if not ran and not problems:
             print(f"{path}: nothing multikd knows how to check here "
-                  "(expected a lexicon folder with lang.toml, a data card .md, or a folder of them)")
+                  "(expected a lexicon folder with lang.toml, a data card .md, a recipe .yaml, or a folder of them)")
             total_problems += 1
     status = "ok" if total_problems == 0 else f"{total_problems} problem(s)"
     print(f"checked {total_ran} item(s): {status}")
