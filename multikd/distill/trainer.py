@@ -18,7 +18,6 @@ Run folder: like ``train-teacher``'s (``config.yaml``, ``run.json``, ``symbols.j
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from multikd.errors import ConfigError
 from multikd.text.symbols import SymbolTable
 from multikd.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from multikd.train.data import MODEL_INPUTS, NormStats, TTSDataset, collate, load_prepared
-from multikd.train.loop import TrainResult, export_model, lr_at, resolve_mixed_precision
+from multikd.train.loop import TrainResult, clipped_step, export_model, lr_at, resolve_mixed_precision
 from multikd.train.runinfo import record_start, write_config
 from multikd.train.sampler import BucketBatchSampler
 
@@ -233,12 +232,7 @@ def distill(recipe: DistillRecipe, run_dir: str | Path, *, mode: str | None = No
             core.student.config.bin_loss_weight = bin_weight if step >= cfg.bin_loss_start else 0.0
             loss, logs = _step_losses(d.mode, core, extended, batch, recipe, source_iter)
             accelerator.backward(loss)
-            grad_norm = float(accelerator.clip_grad_norm_(module.parameters(), cfg.clip))
-            if math.isfinite(grad_norm):
-                optimizer.step()
-            else:
-                log.warning("non-finite gradient norm; optimizer step skipped")
-            optimizer.zero_grad(set_to_none=True)
+            grad_norm = clipped_step(accelerator, module.parameters(), optimizer, cfg.clip)
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)

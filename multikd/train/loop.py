@@ -155,6 +155,39 @@ def _tensorboard_writer(run_dir: Path):
     return SummaryWriter(str(run_dir / "tensorboard"))
 
 
+def clipped_step(accelerator, parameters, optimizer, clip: float, what: str = "") -> float:
+    """Clip the gradient norm, step unless it is non-finite, zero the gradients; returns the norm.
+
+    One bad batch must not poison the weights (fp16's scaler handles its own overflows likewise); every
+    training loop of multikd steps its optimizers through here.
+    """
+    grad_norm = float(accelerator.clip_grad_norm_(parameters, clip))
+    if math.isfinite(grad_norm):
+        optimizer.step()
+    else:
+        log.warning("non-finite %sgradient norm; optimizer step skipped", what)
+    optimizer.zero_grad(set_to_none=True)
+    return grad_norm
+
+
+def start_accelerator(cfg, run_dir: Path):
+    """The Accelerator of a run (mixed precision from ``cfg``), its run folder made, seeds set.
+
+    Returns:
+        (accelerator, is_main_process).
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
+    main = accelerator.is_main_process
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    set_seed(cfg.seed)
+    return accelerator, main
+
+
 def _optimizer_step(model, optimizer, micro: list[dict], accelerator, clip: float) -> tuple[dict, float]:
     """Forward/backward over the micro-batches (summed gradients), clip, step; returns mean losses, grad norm."""
     totals: dict[str, float] = {}
@@ -166,30 +199,17 @@ def _optimizer_step(model, optimizer, micro: list[dict], accelerator, clip: floa
             accelerator.backward(out.loss / len(micro))
         for name, value in {"loss": out.loss, **out.losses}.items():
             totals[name] = totals.get(name, 0.0) + float(value.detach()) / len(micro)
-    grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), clip))
-    if math.isfinite(grad_norm):
-        optimizer.step()
-    else:  # one bad batch must not poison the weights; fp16's scaler handles its own overflows likewise
-        log.warning("non-finite gradient norm; optimizer step skipped")
-    optimizer.zero_grad(set_to_none=True)
-    return totals, grad_norm
+    return totals, clipped_step(accelerator, model.parameters(), optimizer, clip)
 
 
 def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> TrainResult:
     """Train (or resume) the model of ``recipe`` in ``run_dir``; see the module docstring for the outputs."""
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
     cfg = recipe.train
     cfg.validate()
     run_dir = Path(run_dir)
-    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
-    main = accelerator.is_main_process
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    accelerator.wait_for_everyone()
-    set_seed(cfg.seed)
+    accelerator, main = start_accelerator(cfg, run_dir)
 
     # -- data -------------------------------------------------------------------------------------
     folders = recipe.prepared_dirs()

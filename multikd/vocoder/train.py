@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import time
@@ -41,7 +40,7 @@ from multikd.errors import ConfigError, CorpusError
 from multikd.recipe import DataSelection, Recipe
 from multikd.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from multikd.train.data import TRAIN_SPLITS
-from multikd.train.loop import TrainResult, resolve_mixed_precision
+from multikd.train.loop import TrainResult, clipped_step, start_accelerator
 from multikd.train.runinfo import record_start, write_config
 from multikd.vocoder import discriminators as D
 from multikd.vocoder.losses import mel_l1, multi_resolution_stft, waveform_l1
@@ -237,20 +236,13 @@ def export_vocoder(generator, discriminators, run_dir: Path, audio: AudioConfig,
 
 def train_vocoder(recipe: VocoderRecipe, run_dir: str | Path, *, progress: bool = True) -> TrainResult:
     """Train (or resume) the vocoder of ``recipe`` in ``run_dir``; see the module docstring."""
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
     from multikd.audio.features import log_mel
 
     cfg, vc = recipe.train, recipe.vocoder
     run_dir = Path(run_dir)
-    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(cfg.mixed_precision))
-    main = accelerator.is_main_process
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    accelerator.wait_for_everyone()
-    set_seed(cfg.seed)
+    accelerator, main = start_accelerator(cfg, run_dir)
 
     folders = recipe.prepared_dirs()
     data = SegmentDataset(folders, vc.segment_frames, cfg.seed)
@@ -334,12 +326,7 @@ def train_vocoder(recipe: VocoderRecipe, run_dir: str | Path, *, progress: bool 
             g_loss = g_loss + vc.adv_weight * out["adv"] + vc.fm_weight * out["fm"]
         out["gen"] = g_loss
         accelerator.backward(g_loss)
-        grad = float(accelerator.clip_grad_norm_(generator.parameters(), cfg.clip))
-        if math.isfinite(grad):
-            opt_g.step()
-        else:
-            log.warning("non-finite generator gradient norm; step skipped")
-        opt_g.zero_grad(set_to_none=True)
+        clipped_step(accelerator, generator.parameters(), opt_g, cfg.clip, what="generator ")
         return {k: float(v.detach()) for k, v in out.items()}
 
     def checkpoint() -> None:
