@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 from pathlib import Path
@@ -316,3 +317,65 @@ def test_recipe_errors_name_the_field(world, tmp_path):
         load_distill_recipe(distill_recipe(world, tmp_path, mode="teach"))
     with pytest.raises(ConfigError, match="distill.weights.domain"):
         load_distill_recipe(distill_recipe(world, tmp_path, weights={"domain": 1.0}, source_prepared=[]))
+
+
+def test_adapt_mode_trains_the_extended_teacher_itself(world, tmp_path):
+    from safetensors.torch import load_file
+
+    recipe = distill_recipe(world, tmp_path)
+    assert _cli(recipe, "--mode", "adapt", "--run-dir", tmp_path / "adapt", "--set", "train.max_steps=2") == 0
+    adapted = json.loads((tmp_path / "adapt" / "model" / "config.json").read_text())
+    teacher = json.loads((world["teacher"] / "config.json").read_text())
+    assert (adapted["hidden"], adapted["encoder_layers"]) == (teacher["hidden"], teacher["encoder_layers"])
+    assert "cat" in adapted["language_names"]
+    # it learnt: the teacher's own rows moved (a phone both know, at the same id)
+    symbols = json.loads((world["teacher"] / "symbols.json").read_text())
+    shared = load_file(str(world["teacher"] / "model.safetensors"))["embed.ids.weight"]
+    moved = load_file(str(tmp_path / "adapt" / "model" / "model.safetensors"))["embed.ids.weight"]
+    assert not torch.allclose(shared, moved[:shared.shape[0]])
+    assert len(symbols["symbols"] if isinstance(symbols, dict) else symbols) <= moved.shape[0]
+
+
+def test_distill_with_adaptation_learns_from_the_adapted_teacher(world, tmp_path):
+    import datasets
+
+    from multikd.models import AcousticModel
+
+    recipe = distill_recipe(world, tmp_path, adapt_steps=2)
+    assert _cli(recipe, "--run-dir", tmp_path / "run") == 0
+    adapted_dir = tmp_path / "run" / "teacher-adapted"
+    assert json.loads((adapted_dir / "run.json").read_text())["mode"] == "adapt"
+    assert (adapted_dir / "checkpoints").is_dir()
+    # the audio targets are the adapted teacher's predictions, not the zero-shot teacher's
+    ds = datasets.load_from_disk(str(tmp_path / "run" / "targets" / "dataset"))
+    row = next(r for r in ds if r["source"] == "text")
+    adapted = AcousticModel.from_pretrained(str(adapted_dir / "model")).eval()
+    from multikd.text.symbols import SymbolTable
+
+    symbols = SymbolTable.load(tmp_path / "run" / "symbols.json")
+    ids = torch.tensor([symbols.encode(row["phones"])])
+    norm = json.loads((tmp_path / "run" / "norm.json").read_text())
+    with torch.no_grad():
+        res = adapted.inference(ids, torch.tensor([ids.shape[1]]),
+                                torch.tensor([norm["languages"].index(row["language"])]),
+                                torch.tensor([norm["speakers"].index(row["speaker"])]))
+    assert np.allclose(np.array(row["mel"]), res["mel"][0, :len(row["mel"])].numpy(), atol=1e-4)
+
+
+def test_new_language_row_from_the_teachers_inventories_file(world, tmp_path):
+    from multikd.distill import setup
+    from multikd.train.data import load_prepared
+
+    inv = setup.inventories([world["source"]])
+    assert inv and all(inv.values())
+    teacher_dir = tmp_path / "teacher"
+    shutil.copytree(world["teacher"], teacher_dir)
+    (teacher_dir / "inventories.json").unlink()
+    assert setup.inventories([], teacher_dir) == {}  # an older export without the file: no overlap weights
+    (teacher_dir / "inventories.json").write_text(json.dumps({k: sorted(v) for k, v in inv.items()}))
+    assert setup.inventories([], teacher_dir) == inv
+    # a teacher trained by train-teacher carries it
+    corpus = load_prepared([world["source"]])
+    assert json.loads((world["teacher"].parent / "model" / "inventories.json").read_text()) == \
+        {lang: sorted(set(p for lg, ph in zip(corpus.column("language"), corpus.column("phones")) if lg == lang
+                          for p in ph)) for lang in sorted(inv)}

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 COMMAND = "distill"
-HELP = "train a target-language student from the teacher (modes: distill, finetune, scratch)"
+HELP = "train a target-language student from the teacher (modes: distill, finetune, scratch; adapt)"
 
 
 def add_arguments(p):
     p.add_argument("recipe", metavar="RECIPE", help="recipe.yaml with data (target folders), model (student), "
                    "train and distill sections")
-    p.add_argument("--mode", choices=("distill", "finetune", "scratch"),
-                   help="overrides distill.mode; all modes take the same data, steps and seed")
+    p.add_argument("--mode", choices=("distill", "finetune", "scratch", "adapt"),
+                   help="overrides distill.mode; all modes take the same data, steps and seed (adapt: "
+                   "fine-tune the extended teacher itself; distill runs it first when distill.adapt_steps > 0)")
     p.add_argument("--minutes", type=float, help="train on the seeded nested subset of this many minutes "
                    "per language of the prepared target data (default: all of it)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -2,8 +2,8 @@
 
 For a distillation recipe and N minutes of target data, the three student runs (identical data, steps and
 seed; ``runs/<recipe name>/<mode>-<N>min``) are read if finished, or trained first with ``--train``. Each
-system, plus the teacher extended to the new language without any target training (its zero-shot voice,
-the reference point KD starts from), speaks up to ``--per-language`` held-out test sentences of a prepared
+system, plus the teacher extended to the new language without any target training (its zero-shot voice)
+and, when the distill run adapted it (``distill.adapt_steps``), the adapted teacher KD learnt from, speaks up to ``--per-language`` held-out test sentences of a prepared
 test split; scores are MCD (dB, DTW), log-F0 RMSE (cents), V/UV error and |log duration ratio| against the
 recordings, with 95 % CIs, next to parameter counts and the CPU real-time factor of the acoustic model +
 Griffin-Lim on one thread.
@@ -30,20 +30,6 @@ def _add(p):
     p.add_argument("--out", help="wavs, rows and summary.json go here")
 
 
-def _teacher_zero_shot(recipe, minutes: float, out: Path) -> Path:
-    """Export the teacher extended with the new language's initial rows (no target training)."""
-    from multikd.distill import setup
-    from multikd.train.loop import export_model
-
-    d = recipe.distill
-    teacher = setup.load_teacher(recipe.resolve(d.teacher))
-    corpus = setup.target_corpus(recipe.prepared_dirs(), minutes, recipe.data.seed)
-    symbols, norm, unseen = setup.vocabulary(teacher, corpus, [])
-    model, _ = setup.extend_teacher(teacher, symbols, norm, unseen, corpus, d,
-                                    setup.inventories([recipe.resolve(p) for p in d.source_prepared]))
-    return export_model(model, out, symbols, norm, corpus.audio)
-
-
 @register_bench("distill", "distill vs finetune vs scratch vs teacher: MCD/F0/duration, parameters, CPU RTF",
                 add_arguments=_add)
 def run(args) -> int:
@@ -51,6 +37,7 @@ def run(args) -> int:
     import soundfile as sf
 
     from multikd.distill.recipe import load_distill_recipe
+    from multikd.distill.setup import zero_shot_teacher
     from multikd.distill.trainer import distill
     from multikd.evaluate import evaluate_pairs, measure_rtf, model_cost
     from multikd.synthesis import Synthesizer
@@ -67,7 +54,10 @@ def run(args) -> int:
                 continue
             distill(load_distill_recipe(args.recipe), run_dir, mode=mode, minutes=args.minutes)
         systems[mode] = run_dir / "model"
-    systems["teacher (zero-shot)"] = _teacher_zero_shot(recipe, args.minutes, out / "teacher-zero-shot")
+    adapted = Path("runs") / recipe.name / f"distill-{args.minutes:g}min" / "teacher-adapted" / "model"
+    if (adapted / "config.json").is_file():  # the teacher the distill student learnt from
+        systems["teacher (adapted)"] = adapted
+    systems["teacher (zero-shot)"] = zero_shot_teacher(recipe, args.minutes, out / "teacher-zero-shot")
 
     test_dir = Path(args.test)
     ds = datasets.load_from_disk(str(test_dir / "dataset")).select_columns(["id", "language", "speaker", "text", "wav", "split"])
@@ -84,7 +74,7 @@ def run(args) -> int:
         pairs = []
         for row in chosen:
             wav, sr = synth.speak(row["text"], row["language"], speaker=row["speaker"])
-            hyp = out / name.split()[0] / f"{row['id']}.wav"
+            hyp = out / name.replace(" ", "").replace("(", "-").replace(")", "") / f"{row['id']}.wav"
             hyp.parent.mkdir(parents=True, exist_ok=True)
             sf.write(hyp, wav, sr)
             pairs.append((hyp, test_dir / row["wav"], row["text"], row["language"]))

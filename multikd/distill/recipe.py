@@ -13,6 +13,7 @@ on the same data with the same seed::
       init_languages: [spa, ita]                   # empty: weights from phone-inventory overlap
       text_file: ../../lexicons/cat-Latn/sentences.txt   # target text without audio (optional)
       confidence_threshold: 0.3
+      adapt_steps: 300                             # fine-tune the teacher on the target data first
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from multikd.config import load_config
 from multikd.errors import ConfigError
 from multikd.recipe import Recipe
 
-MODES = ("distill", "finetune", "scratch")
+MODES = ("distill", "finetune", "scratch", "adapt")  # adapt: fine-tune the extended teacher itself
 
 
 @dataclass
@@ -57,6 +58,11 @@ class DistillSection:
     domain_kind: str = "mmd"  # mmd | coral
     init_batches: int = 4  # teacher batches whose hidden states give the width-reduction projection
     targets_dir: str | None = None  # where teacher targets are written; default RUN/targets
+    # Teacher adaptation: before writing targets, fine-tune the extended teacher on the target data for
+    # this many steps (a nested ``adapt`` run in RUN/teacher-adapted; 0 = distil from the zero-shot
+    # teacher). The distill student is then initialised from, and distilled from, the adapted teacher.
+    adapt_steps: int = 0
+    adapt_lr: float | None = None  # default: train.lr
 
     def validate(self, where: str = "distill") -> None:
         problems = [
@@ -64,6 +70,8 @@ class DistillSection:
             ("temperature", self.temperature > 0, "must be > 0"),
             ("domain_kind", self.domain_kind in ("mmd", "coral"), "use mmd or coral"),
             ("init_batches", self.init_batches >= 1, "must be >= 1"),
+            ("adapt_steps", self.adapt_steps >= 0, "must be >= 0 (0: no teacher adaptation)"),
+            ("adapt_lr", self.adapt_lr is None or self.adapt_lr > 0, "must be > 0, or null for train.lr"),
             ("weights", all(w >= 0 for w in vars(self.weights).values()), "weights must be >= 0"),
             ("weights.domain", self.weights.domain == 0 or self.source_prepared,
              "a domain term needs distill.source_prepared (teacher-language prepared folders)"),
@@ -79,7 +87,7 @@ class DistillSection:
                                       fix="keys and values look like encoder.0 or decoder.2")
 
     def effective_weights(self) -> LossWeights:
-        """The weights a mode uses: finetune and scratch train on the ground-truth term alone."""
+        """The weights a mode uses: finetune, scratch and adapt train on the ground-truth term alone."""
         return self.weights if self.mode == "distill" else LossWeights(1.0, 0.0, 0.0, 0.0, 0.0)
 
 

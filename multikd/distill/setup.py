@@ -108,9 +108,13 @@ def vocabulary(teacher: Teacher, corpus: PreparedCorpus, extra_phones: list[list
     return symbols, norm, newlang.unseen_phone_report(added, counts, teacher.symbols)
 
 
-def inventories(folders: list[Path]) -> dict[str, set[str]]:
-    """Language → its phone inventory in prepared folders (for overlap weights)."""
+def inventories(folders: list[Path], teacher_dir: Path | None = None) -> dict[str, set[str]]:
+    """Language → its phone inventory in prepared folders (for overlap weights); with no folders, the
+    ``inventories.json`` a teacher export carries (if any)."""
     out: dict[str, set[str]] = {}
+    if not folders and teacher_dir is not None and (Path(teacher_dir) / "inventories.json").is_file():
+        data = json.loads((Path(teacher_dir) / "inventories.json").read_text(encoding="utf-8"))
+        return {k: set(v) for k, v in data.items()}
     for folder in folders:
         corpus = load_prepared([folder])
         for lang, phones in zip(corpus.column("language"), corpus.column("phones")):
@@ -164,10 +168,15 @@ def extend_teacher(teacher: Teacher, symbols, norm, unseen: list[dict], corpus: 
 
 def make_student(section, extended, symbols, norm, dataset: TTSDataset, mode: str, init_batches: int,
                  batch_size: int, seed: int):
-    """The student: random (``scratch``) or initialised from the extended teacher (``distill``,
-    ``finetune``: the same init). Returns (student, P or None)."""
+    """The student: random (``scratch``), initialised from the extended teacher (``distill``,
+    ``finetune``: the same init), or a trainable copy of the extended teacher itself (``adapt``).
+    Returns (student, P or None)."""
+    import copy
+
     from multikd.models import AcousticModel
 
+    if mode == "adapt":
+        return copy.deepcopy(extended).train().requires_grad_(True), None
     torch.manual_seed(seed)  # the same random draw underlies every mode's unmapped parts
     student = AcousticModel(_student_config(section, symbols, norm, extended.config.n_mels))
     if mode == "scratch":
@@ -179,3 +188,17 @@ def make_student(section, extended, symbols, norm, dataset: TTSDataset, mode: st
     transfer_weights(extended, student, P, identity, list(range(len(norm.languages))),
                      list(range(len(norm.speakers))))
     return student, P
+
+
+def zero_shot_teacher(recipe, minutes: float | None, out: Path) -> Path:
+    """Export (to ``out/model``) the teacher extended with the new language's initial rows and no target
+    training: its zero-shot voice, the point every student run starts from."""
+    from multikd.train.loop import export_model
+
+    d = recipe.distill
+    teacher = load_teacher(recipe.resolve(d.teacher))
+    corpus = target_corpus(recipe.prepared_dirs(), minutes, recipe.data.seed)
+    symbols, norm, unseen = vocabulary(teacher, corpus, [])
+    model, _ = extend_teacher(teacher, symbols, norm, unseen, corpus, d,
+                              inventories([recipe.resolve(p) for p in d.source_prepared], teacher.path))
+    return export_model(model, Path(out), symbols, norm, corpus.audio)

@@ -10,7 +10,13 @@ scratch     random                 ground truth (own aligner)
 finetune    from the teacher       ground truth (own aligner)
 distill     from the teacher       w_gt·GT + w_seq·seq-KD + w_soft·soft + w_feat·feat + w_dom·domain,
                                    on teacher targets (audio rows + target text without audio)
+adapt       the teacher itself     ground truth: the extended teacher fine-tuned on the target data
 ==========  =====================  ==========================================================
+
+With ``distill.adapt_steps > 0`` a distill run first runs (or resumes, or reuses) a nested ``adapt`` run in
+``RUN/teacher-adapted`` with that many steps, then initialises the student from the adapted teacher and
+takes every teacher target and feature from it. Without it, KD targets come from the teacher speaking the
+new language zero-shot, which on the demo data is worse than the recordings themselves.
 
 Run folder: like ``train-teacher``'s (``config.yaml``, ``run.json``, ``symbols.json``, ``norm.json``,
 ``checkpoints/``, ``tensorboard/``, ``model/``) plus ``unseen_phones.json`` and ``targets/`` (distill).
@@ -111,6 +117,22 @@ def _step_losses(mode, module, extended, batch, recipe, source_iter) -> tuple[to
     return loss, logs
 
 
+def _adapted_teacher(recipe: DistillRecipe, adapt_dir: Path, minutes: float | None, progress: bool):
+    """Run (or resume, or reuse) the nested ``adapt`` run and load its model as the frozen teacher."""
+    import copy
+
+    from multikd.models import AcousticModel
+
+    sub = copy.deepcopy(recipe)
+    sub.distill.mode = "adapt"
+    sub.train.max_steps, sub.train.max_minutes = recipe.distill.adapt_steps, None
+    sub.train.lr = recipe.distill.adapt_lr or recipe.train.lr
+    sub.train.save_every = min(sub.train.save_every, recipe.distill.adapt_steps)
+    log.info("teacher adaptation: %d steps on the target data in %s", recipe.distill.adapt_steps, adapt_dir)
+    result = distill(sub, adapt_dir, mode="adapt", minutes=minutes, progress=progress)
+    return AcousticModel.from_pretrained(str(result.model_dir)).eval().requires_grad_(False)
+
+
 def _cycle(loader):
     while True:
         yield from loader
@@ -152,8 +174,10 @@ def distill(recipe: DistillRecipe, run_dir: str | Path, *, mode: str | None = No
     symbols.save(run_dir / "symbols.json")
     norm.save(run_dir / "norm.json")
     sources = [recipe.resolve(p) for p in d.source_prepared]
-    extended, init_report = setup.extend_teacher(teacher, symbols, norm, unseen, corpus, d, setup.inventories(sources))
+    extended, init_report = setup.extend_teacher(teacher, symbols, norm, unseen, corpus, d, setup.inventories(sources, teacher.path))
     newlang.write_report(run_dir / "unseen_phones.json", unseen, init_report["language"], init_report["speaker"])
+    if d.mode == "distill" and d.adapt_steps > 0:
+        extended = _adapted_teacher(recipe, run_dir / "teacher-adapted", minutes, progress)
     gt = TTSDataset(corpus, symbols, norm)
     student, P = setup.make_student(recipe.model, extended, symbols, norm, gt, d.mode, d.init_batches,
                                     cfg.batch_size or 8, cfg.seed)

@@ -103,11 +103,17 @@ def _vocabulary(run_dir: Path, corpus, is_main: bool) -> tuple[SymbolTable, Norm
     return symbols, norm
 
 
-def export_model(model, run_dir: Path, symbols: SymbolTable, norm: NormStats, audio) -> Path:
-    """``RUN/model``: everything synthesis needs, swapped in atomically."""
+def export_model(model, run_dir: Path, symbols: SymbolTable, norm: NormStats, audio,
+                 inventories: dict[str, set[str]] | None = None) -> Path:
+    """``RUN/model``: everything synthesis needs, swapped in atomically. ``inventories`` (language → the
+    phones its training data used) is saved as ``inventories.json``: a later distillation initialises a
+    new language's embedding by phone-inventory overlap from it, without the teacher's corpus."""
     final, tmp = run_dir / "model", run_dir / ".model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
+    if inventories:
+        (tmp / "inventories.json").write_text(json.dumps({k: sorted(v) for k, v in sorted(inventories.items())},
+                                                         ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
     symbols.save(tmp / "symbols.json")
     norm.save(tmp / "norm.json")
     (tmp / "audio.json").write_text(json.dumps(audio.to_dict(), indent=1) + "\n", encoding="utf-8")
@@ -355,7 +361,10 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
     model_dir = run_dir / "model"
     core.config.bin_loss_weight = bin_weight
     if main:
-        export_model(core, run_dir, symbols, norm, corpus.audio)
+        inv: dict[str, set[str]] = {}
+        for lang, phones in zip(corpus.column("language"), corpus.column("phones")):
+            inv.setdefault(lang, set()).update(phones)
+        export_model(core, run_dir, symbols, norm, corpus.audio, inv)
         if writer is not None:
             writer.close()
         metrics_file.close()
