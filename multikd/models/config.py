@@ -16,6 +16,7 @@ saved; the aligner (training only) is the difference to "at inference":
 preset     params      at inference  shape                                                CPU RTF (1 thr)
 =========  ==========  ============  ===================================================  ==============
 tiny       0.12 M      0.06 M        hidden 32, 1+1 layers, ff ×2, kernel 3 (tests only)  0.0005
+small      1.03 M      0.90 M        hidden 96, 3+3 layers, 2 heads, ff ×2, kernel 3      0.0024
 student    1.77 M      1.59 M        hidden 128, 3+3 layers, 2 heads, ff ×2, kernel 3     0.0035
 teacher    12.5 M      12.0 M        hidden 256, 4+4 layers, 2 heads, ff ×4, kernel 3     0.017–0.018
 large      39.8 M      38.7 M        hidden 384, 6+6 layers, 4 heads, ff ×4, kernel 3     0.047–0.049
@@ -41,6 +42,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "student": dict(hidden=128, encoder_layers=3, decoder_layers=3, heads=2, conv_kernel=3, ff_mult=2,
                     predictor_hidden=128, aligner_hidden=80),
     # Multilingual teacher trainable on a CPU in hours and on one GPU in minutes per epoch.
+    # ≥ 10× fewer parameters than the teacher (the distillation issue's size goal); same depth as student.
+    "small": dict(hidden=96, encoder_layers=3, decoder_layers=3, heads=2, conv_kernel=3, ff_mult=2,
+                  predictor_hidden=96, aligner_hidden=80),
     "teacher": dict(hidden=256, encoder_layers=4, decoder_layers=4, heads=2, conv_kernel=3, ff_mult=4,
                     predictor_hidden=256, aligner_hidden=80),
     # FastSpeech 2-sized teacher for a GPU run over many languages.
