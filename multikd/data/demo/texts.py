@@ -77,6 +77,28 @@ def clean(text: str) -> str:
     return re.sub(r"\s+([,.;:!?])", r"\1", text)
 
 
+def write_sentences(language: str, split: str, out: Path, exclude_prepared: Iterable[Path] = (),
+                    limit: int | None = None) -> tuple[int, int]:
+    """Write the ``split`` sentences of ``language`` to ``out`` (one a line, a ``#`` header naming where
+    they come from), leaving out any whose text a prepared folder already holds — so a file of text
+    *without* audio never repeats a recording. Returns (written, left out)."""
+    from multikd.train.data import load_prepared
+
+    held = set()
+    for folder in exclude_prepared:
+        held.update(" ".join(t.split()) for t in load_prepared([Path(folder)]).column("text"))
+    chosen = [s.text for s in load_sentences(language) if s.split == split]
+    kept = [t for t in chosen if " ".join(t.split()) not in held]
+    if limit is not None:
+        kept = kept[:limit]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = (f"# {language} demo sentences, split {split}, from multikd/data/demo/texts/{language}/ "
+              f"(sources and licences: texts/SOURCES.md); {len(chosen) - len(kept)} left out\n")
+    out.write_text(header + "".join(t + "\n" for t in kept), encoding="utf-8")
+    return len(kept), len(chosen) - len([t for t in chosen if " ".join(t.split()) not in held])
+
+
 def split_sentences(passage: str) -> list[str]:
     """Sentences of 3-25 words. Long sentences split at ';' / ':' and then at commas into ≤25-word
     phrases (UDHR preamble clauses run to 60 words); fragments under 3 words are dropped."""
