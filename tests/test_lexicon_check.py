@@ -13,7 +13,7 @@ from multikd.text.lexicon import read_lexicon
 def test_repo_lexicons_pass(repo, capsys):
     assert main(["check", str(repo / "lexicons")]) == 0
     out = capsys.readouterr().out
-    assert "checked 13 item(s): ok" in out
+    assert "checked 14 item(s): ok" in out
 
 
 @pytest.fixture
