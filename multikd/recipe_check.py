@@ -166,10 +166,10 @@ def _contribution(recipe, path: Path, report: _Report, schema_ok: bool) -> list[
     phones: Counter = Counter()
     if len(languages) == 1 and languages[0] in folders:
         lang, folder = languages[0], folders[languages[0]]
-        problems += _test_sentences(path.parent / "test_sentences.txt", folder, report, phones)
+        problems += _test_sentences(path.parent / "test_sentences.txt", lang, folder, report, phones)
         text_file = getattr(getattr(recipe, "distill", None), "text_file", None)
         if text_file:
-            problems += _text_file(recipe.resolve(text_file), folder, report, phones)
+            problems += _text_file(recipe.resolve(text_file), lang, folder, report, phones)
     if card is not None and folders:
         problems += _corpus_text(card, recipe, folders, report, phones)
     distill = getattr(recipe, "distill", None)
@@ -264,7 +264,8 @@ def _coverage_problems(cov: Coverage, file: str, lang: str, lexicon: Path,
     problems, notes = [], []
     for char, (why, places) in sorted(cov.unreadable.items(), key=lambda kv: -len(kv[1][1])):
         line = places[0] if isinstance(places[0], int) else None
-        text = f"the {lang} front end cannot read {why}: {len(places)}× ({_places(places)})"
+        what = why if len(char) == 1 else f"{char!r}: {why}"  # a character describes itself; a number does not
+        text = f"the {lang} front end cannot read {what}: {len(places)}× in {_places(places)}"
         if fatal(char):
             problems.append(Problem(file, line, text, "remove or spell it out, or add the script/letters to "
                                     f"{lexicon / 'lang.toml'}"))
@@ -273,7 +274,7 @@ def _coverage_problems(cov: Coverage, file: str, lang: str, lexicon: Path,
     for word, (why, places) in sorted(cov.words.items(), key=lambda kv: -len(kv[1][1])):
         line = places[0] if isinstance(places[0], int) else None
         problems.append(Problem(file, line, f"no G2P backend of {lang} transcribes the word {word!r} ({why}): "
-                                f"{len(places)}× ({_places(places)})",
+                                f"{len(places)}× in {_places(places)}",
                                 f"add it to {lexicon / 'lexicon.tsv'}, or a backend to g2p.order"))
     for place, what in cov.other:
         problems.append(Problem(file, place if isinstance(place, int) else None,
@@ -287,7 +288,7 @@ def _lines(path: Path) -> list[tuple[int, str]]:
     return [(i, ln.strip()) for i, ln in enumerate(lines, 1) if ln.strip() and not ln.lstrip().startswith("#")]
 
 
-def _test_sentences(path: Path, folder: Path, report: _Report, phones: Counter) -> list[Problem]:
+def _test_sentences(path: Path, lang: str, folder: Path, report: _Report, phones: Counter) -> list[Problem]:
     if not path.is_file():
         report.note(f"no {path.name} next to the recipe (sentences to listen to; `multikd new-language` writes one)")
         return []
@@ -296,18 +297,18 @@ def _test_sentences(path: Path, folder: Path, report: _Report, phones: Counter) 
         report.item("test sentences", str(path), 1)
         return [Problem(str(path), None, "no test sentences", "write 5-20 sentences, one per line")]
     cov = g2p_coverage(items, folder)
-    problems, _ = _coverage_problems(cov, str(path), folder.name, folder)
+    problems, _ = _coverage_problems(cov, str(path), lang, folder)
     report.item("test sentences", f"{_show(path)}: {cov.texts} sentences, {cov.failed} unreadable", len(problems))
     phones.update(cov.phones)
     return problems
 
 
-def _text_file(path: Path, folder: Path, report: _Report, phones: Counter) -> list[Problem]:
+def _text_file(path: Path, lang: str, folder: Path, report: _Report, phones: Counter) -> list[Problem]:
     if not path.is_file():  # often written by an earlier command (e.g. `multikd corpus sentences`)
         report.note(f"distill.text_file {_show(path)} does not exist yet; distill needs it")
         return []
     cov = g2p_coverage(_lines(path), folder)
-    problems, _ = _coverage_problems(cov, str(path), folder.name, folder)
+    problems, _ = _coverage_problems(cov, str(path), lang, folder)
     report.item("text_file", f"{_show(path)}: {cov.texts} sentences, {cov.failed} unreadable", len(problems))
     phones.update(cov.phones)
     return problems
