@@ -316,11 +316,11 @@ def _text_file(path: Path, lang: str, folder: Path, report: _Report, phones: Cou
 
 def _corpus_text(card, recipe, folders: dict[str, Path], report: _Report, phones: Counter) -> list[Problem]:
     """G2P coverage of a sample of the corpus' transcripts (or a prepared folder's), per language."""
-    found = _corpus_rows(card, recipe, report)
-    if found is None:
-        return []
-    rows, origin = found
-    problems = []
+    rows, origin, problems = _corpus_rows(card, recipe, report)
+    if rows is None:
+        if problems:
+            report.item("corpus text", origin or str(card.path), len(problems))
+        return problems
     for lang, folder in folders.items():
         mine = [(uid, text) for uid, text, lg in rows if lg == lang and text.strip()]
         step = max(1, len(mine) // CORPUS_SAMPLE)
@@ -348,8 +348,9 @@ def _is_letter(char: str) -> bool:
 _CORPUS_ROWS: dict[tuple, list[tuple[str, str, str]]] = {}
 
 
-def _corpus_rows(card, recipe, report: _Report) -> tuple[list[tuple[str, str, str]], str] | None:
-    """(id, text, language) rows of the corpus on this machine, else of a prepared folder, else None (noted)."""
+def _corpus_rows(card, recipe, report: _Report) -> tuple[list[tuple[str, str, str]] | None, str, list[Problem]]:
+    """(id, text, language) rows of the corpus on this machine, else of a prepared folder, else None (noted);
+    the place they come from; and the problems of a corpus that should be here but cannot be read."""
     from multikd.data.sources import _local_path, load_source
     from multikd.errors import CorpusError
 
@@ -360,28 +361,34 @@ def _corpus_rows(card, recipe, report: _Report) -> tuple[list[tuple[str, str, st
         try:
             local = _local_path(card, card.path.parent, recipe.data.split)
             if not (local.exists() or (local.parent.is_dir() and any(local.parent.glob(local.name)))):
-                reason = f"the corpus is not on this machine ({local})"  # a glob of tables may match nothing
-        except CorpusError as e:  # an unset $VARIABLE in source.path
+                if not card.obtain:  # nothing says it must be fetched first: the path is wrong
+                    return None, "", [Problem(card.where("multikd.source.path"), None,
+                                              f"the corpus is not at source.path ({local})",
+                                              "fix source.path (relative to the card), or say how to get the "
+                                              "data under multikd.obtain")]
+                reason = f"the corpus is not on this machine ({local})"
+        except CorpusError as e:  # an unset $VARIABLE in source.path: data the user fetches and points to
             reason = f"the corpus is not on this machine ({e.what})"
     if reason is None:
+        origin = f"corpus {card.name!r} (split {recipe.data.split or '-'})"
         key = (card.path, card.path.stat().st_mtime_ns, recipe.data.split)
         if key not in _CORPUS_ROWS:  # several recipes often share one corpus (the demo's)
             try:
                 ds = load_source(card, recipe.data.split)
             except CorpusError as e:
-                report.note(f"the corpus cannot be loaded: {e}")
-                return None
+                return None, origin, [Problem(e.where or str(card.path), None,
+                                              f"the corpus cannot be loaded: {e.what}", e.fix or "")]
             cols = ds.select_columns(["id", "text", "language"]).to_dict()
             _CORPUS_ROWS[key] = list(zip(cols["id"], cols["text"], cols["language"]))
-        return _CORPUS_ROWS[key], f"corpus {card.name!r} (split {recipe.data.split or '-'})"
+        return _CORPUS_ROWS[key], origin, []
     for folder in recipe.prepared_dirs():
         meta = folder / "metadata.jsonl"
         if meta.is_file():
             rows = [json.loads(line) for line in meta.read_text(encoding="utf-8").splitlines() if line.strip()]
             report.note(f"{reason}; reading the prepared folder {_show(folder)} instead")
-            return [(r["id"], r["text"], r["language"]) for r in rows], f"prepared {_show(folder)}"
+            return [(r["id"], r["text"], r["language"]) for r in rows], f"prepared {_show(folder)}", []
     report.note(f"{reason}; after `multikd prepare`, check reads the prepared folder's transcripts instead")
-    return None
+    return None, "", []
 
 
 # ---------------------------------------------------------------- phones the teacher never saw

@@ -122,3 +122,12 @@ def test_corpus_sample_letters_are_problems_other_symbols_notes(repo, tmp_path, 
     # A stray symbol is noise that prepare rejects utterance by utterance: a note.
     assert "'%' (U+0025 PERCENT SIGN) cannot be spoken: 1× in utterance b" in caplog.text
     assert "3 of 3 transcripts sampled, 2 unreadable: 3 problem(s)" in caplog.text
+
+
+def test_a_local_corpus_that_is_not_where_its_card_says_is_a_problem(repo, tmp_path, capsys):
+    card = _card(tmp_path / "data_cards/swa_local.md", {"format": "audiofolder", "path": "../no-such-folder"})
+    folder = _swahili_recipe(tmp_path, repo, card, distill=False)
+    (folder / "test_sentences.txt").write_text("Habari ya asubuhi?\n", encoding="utf-8")
+    assert main(["check", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert f"{card}:" in out and "the corpus is not at source.path" in out and "no-such-folder" in out
