@@ -529,10 +529,14 @@ def new_language(code: str, plan: CorpusPlan, *, root: Path, name: str | None = 
         g2p = G2PSupport(known.script, known.espeak_voice, known.epitran_code, known.num2words)
         lex_dir, seeds = lid.lang_toml.parent, known.sentences()[:6]
         origin = f"copied from {lex_dir.name}/sentences.txt"
+        if script and script != known.script:
+            warnings.append(f"--script {script} ignored: {lid.iso3} exists, written in {known.script} "
+                            f"({lid.lang_toml})")
     else:
         g2p = g2p_support(lid, script)
         lex_dir = root / "lexicons" / f"{lid.iso3}-{g2p.script}"
         seeds, origin = [], ""
+        warnings += g2p.notes
     readable_digits = g2p.num2words or g2p.espeak_voice
     if not seeds and plan.texts:
         seeds, origin = plan.texts[:5], "the first transcripts of your corpus"
