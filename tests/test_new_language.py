@@ -106,6 +106,16 @@ def test_unknown_code_names_close_matches(root, capsys):
     assert identify_language("wo", root).iso3 == "wol"  # ISO 639-1 through the ISO 639-3 table
 
 
+def test_without_debian_iso_codes_a_small_table_still_resolves(root, monkeypatch):
+    import multikd.scaffold as scaffold
+
+    monkeypatch.setattr(scaffold, "ISO_CODES_JSON", root / "no-iso-codes")
+    assert identify_language("wo", root) == scaffold.LanguageId("wol", "wo", "Wolof")
+    with pytest.raises(UnknownLanguageError, match="built-in table") as e:
+        identify_language("wolf", root)
+    assert "wol (Wolof)" in e.value.fix
+
+
 def test_language_no_backend_knows_gets_an_empty_lexicon_and_a_warning(root, capsys):
     assert main(["new-language", "wo", *HUB, "--root", str(root)]) == 0
     out = capsys.readouterr().out
