@@ -59,8 +59,10 @@ def run(args) -> int:
         print(f"the language exists: using its front end {result.reused_lexicon}")
     for w in result.warnings:
         print(f"warning: {w}")
-    print("\nfill in what the files mark as REQUIRED or 'fill in' (the card's licence and consent, the "
-          "lexicon's licence, real test sentences), then run, from the repository root:\n")
+    todo = ([] if args.license else ["the card's licence"]) + ["its consent, recording conditions and prose"] + \
+        ([] if result.reused_lexicon else ["the lexicon's licence and sentences"]) + ["real test sentences"]
+    print(f"\nfill in what the files mark REQUIRED or 'fill in' ({', '.join(todo)}), then run, from the "
+          "repository root:\n")
     for cmd in result.commands:
         print(f"  {cmd}")
     return 0
