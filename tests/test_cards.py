@@ -113,7 +113,8 @@ def test_wrong_types_are_reported(tmp_path):
     assert {"multikd.languages", "sample_rate", "hours"} <= set(problems)
 
 
-@pytest.mark.parametrize("licence,ok", [("cc-by-4.0", True), ("unknown", False), ("other", False)])
+@pytest.mark.parametrize("licence,ok", [("cc-by-4.0", True), ("unknown", False), ("other", False),
+                                          ("TBD", False)])
 def test_require_licence(tmp_path, licence, ok, caplog):
     card = load_card(_write(tmp_path, GOOD.format(license=licence, body=SECTIONS)))
     assert isinstance(card, DataCard) and card.has_licence is ok

@@ -26,8 +26,9 @@ from multikd.errors import CorpusError, DataCardError
 log = logging.getLogger(__name__)
 
 REQUIRED_SECTIONS = ("Summary", "Languages", "Fields", "Splits", "Source", "Limitations")
-# Values of `license` that say "no licence is known": training needs --allow-unlicensed.
-NO_LICENCE = frozenset({"unknown", "none", ""})
+# Values of `license` that say "no licence is known" (placeholders a contributor has not filled in
+# included): training needs --allow-unlicensed.
+NO_LICENCE = frozenset({"unknown", "none", "", "tbd", "todo", "fixme", "required", "?", "n/a"})
 # Hugging Face licence ids accepted in `license` (a subset of the hub's list: the ones speech corpora use).
 KNOWN_LICENCES = frozenset({
     "apache-2.0", "mit", "bsd-2-clause", "bsd-3-clause", "gpl-2.0", "gpl-3.0", "lgpl-3.0", "mpl-2.0",
