@@ -130,3 +130,19 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     recipe.base_dir = Path(path).resolve().parent
     recipe.train.validate(where=str(path))
     return recipe
+
+
+def load_any_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """A training or a distillation recipe (one with a ``distill:`` section), each with its own loader —
+    for commands that only need the shared sections (``multikd prepare`` reads ``data`` and ``audio``)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        raw = None  # load_config reports the problem with its file and line
+    if isinstance(raw, dict) and "distill" in raw:
+        from multikd.distill.recipe import load_distill_recipe
+
+        return load_distill_recipe(path, overrides)
+    return load_recipe(path, overrides)

@@ -379,3 +379,16 @@ def test_new_language_row_from_the_teachers_inventories_file(world, tmp_path):
     assert json.loads((world["teacher"].parent / "model" / "inventories.json").read_text()) == \
         {lang: sorted(set(p for lg, ph in zip(corpus.column("language"), corpus.column("phones")) if lg == lang
                           for p in ph)) for lang in sorted(inv)}
+
+
+def test_commands_that_need_only_data_and_audio_take_a_distill_recipe(world, tmp_path):
+    from multikd.distill.recipe import DistillRecipe
+    from multikd.recipe import Recipe, load_any_recipe
+
+    recipe = load_any_recipe(distill_recipe(world, tmp_path / "d"))
+    assert isinstance(recipe, DistillRecipe) and recipe.data.prepared == [str(world["target"])]
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump({"name": "t", "data": {"card": "c.md"}}))
+    assert type(load_any_recipe(plain)) is Recipe
+    with pytest.raises(ConfigError, match="distill.bogus"):
+        load_any_recipe(distill_recipe(world, tmp_path / "e", bogus=1))

@@ -29,11 +29,11 @@ def run(args) -> int:
     from multikd.config import apply_overrides, build
     from multikd.data.prepare import prepare
     from multikd.errors import ConfigError
-    from multikd.recipe import DataSelection, load_recipe
+    from multikd.recipe import DataSelection, load_any_recipe
 
     src = Path(args.source)
     if src.suffix in (".yaml", ".yml"):
-        recipe = load_recipe(src, args.overrides)
+        recipe = load_any_recipe(src, args.overrides)
         sel, audio = recipe.data, recipe.audio
         card = recipe.resolve(sel.card)
         out = Path(args.out) if args.out else Path("runs") / recipe.name / "prepared"
