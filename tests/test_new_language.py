@@ -62,7 +62,7 @@ def test_hub_dataset_scaffold_loads_with_the_real_loaders(root, capsys):
     # The only thing `check` holds against the card is the licence nobody has filled in yet.
     assert [p.problem for p in validate_card(card.path)] == ["`license` must be a licence id, got ''"]
     recipe = load_distill_recipe(root / "recipes/ind/recipe.yaml")
-    assert recipe.data.languages == ["ind"] and recipe.model.preset == "student"
+    assert recipe.data.languages == ["ind"] and recipe.model.preset == "small"
     assert (recipe.resolve(recipe.distill.teacher) / "config.json").is_file()
     assert recipe.resolve(recipe.data.card) == root / "recipes/ind/../../data_cards/ind_fleurs.md"
     lang = parse_lang_toml(root / "lexicons/ind-Latn/lang.toml")
