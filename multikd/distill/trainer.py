@@ -24,7 +24,6 @@ Run folder: like ``train-teacher``'s (``config.yaml``, ``run.json``, ``symbols.j
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import torch
@@ -38,10 +37,10 @@ from multikd.distill.recipe import DistillRecipe
 from multikd.distill.targets import audio_targets, load_targets, targets_exist, text_targets, write_targets
 from multikd.errors import ConfigError
 from multikd.text.symbols import SymbolTable
-from multikd.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from multikd.train.data import MODEL_INPUTS, NormStats, TTSDataset, collate, load_prepared
 from multikd.train.loop import TrainResult, clipped_step, export_model, lr_at, resolve_mixed_precision
 from multikd.train.runinfo import record_start, write_config
+from multikd.train.runstate import RunState
 from multikd.train.sampler import BucketBatchSampler
 
 log = logging.getLogger(__name__)
@@ -212,14 +211,10 @@ def distill(recipe: DistillRecipe, run_dir: str | Path, *, mode: str | None = No
     module, optimizer = accelerator.prepare(module, optimizer)
     core = accelerator.unwrap_model(module)
     extended.to(accelerator.device)
-    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "elapsed_s": 0.0}
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is not None:
-        state = load_checkpoint(accelerator, ckpt)
-        log.info("resumed from %s (step %d)", ckpt, state["step"])
+    run = RunState(accelerator, run_dir, cfg)
     n_student = sum(p.numel() for p in core.student.parameters())
     write_config(run_dir, recipe)
-    record_start(run_dir, recipe.prepared_dirs(), state["step"], {
+    record_start(run_dir, recipe.prepared_dirs(), run.step, {
         "mode": d.mode, "minutes": minutes, "teacher": str(teacher.path), "student_parameters": n_student,
         "teacher_parameters": sum(p.numel() for p in teacher.model.parameters()), "utterances": len(dataset),
         "weights": vars(w), "device": str(accelerator.device)})
@@ -228,56 +223,41 @@ def distill(recipe: DistillRecipe, run_dir: str | Path, *, mode: str | None = No
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(run_dir / "tensorboard"))
-    step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-    t0, elapsed0 = time.monotonic(), state["elapsed_s"]
     bin_weight = core.student.config.bin_loss_weight
 
-    def stop_reason():
-        if cfg.max_steps is not None and step >= cfg.max_steps:
-            return "max_steps"
-        if cfg.max_minutes is not None and elapsed0 + time.monotonic() - t0 >= 60 * cfg.max_minutes:
-            return "max_minutes"
-        return None
-
-    def checkpoint():
-        save_checkpoint(accelerator, run_dir, {"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
-                                               "elapsed_s": elapsed0 + time.monotonic() - t0}, cfg.keep_last)
-
     module.train()
-    bar = tqdm(total=cfg.max_steps, initial=step, unit="step", desc=d.mode, disable=not progress)
-    last_saved, reason = (step if ckpt else -1), stop_reason()
+    bar = tqdm(total=cfg.max_steps, initial=run.step, unit="step", desc=d.mode, disable=not progress)
+    reason = run.stop_reason()
     while reason is None:
-        sampler.set_epoch(epoch, skip=batch_in_epoch)
+        sampler.set_epoch(run.epoch, skip=run.batch_in_epoch)
         for batch in loader:
-            batch_in_epoch += 1
+            run.next_batch()
             batch = {k: v.to(accelerator.device) if torch.is_tensor(v) else v for k, v in batch.items()}
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, cfg)
-            core.student.config.bin_loss_weight = bin_weight if step >= cfg.bin_loss_start else 0.0
+                group["lr"] = lr_at(run.step, cfg)
+            core.student.config.bin_loss_weight = bin_weight if run.step >= cfg.bin_loss_start else 0.0
             loss, logs = _step_losses(d.mode, core, extended, batch, recipe, source_iter)
             accelerator.backward(loss)
             grad_norm = clipped_step(accelerator, module.parameters(), optimizer, cfg.clip)
-            step += 1
+            run.step_done()
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
-            if step % cfg.log_every == 0:
-                writer.add_scalar("train/loss", float(loss.detach()), step)
+            if run.step % cfg.log_every == 0:
+                writer.add_scalar("train/loss", float(loss.detach()), run.step)
                 for k, v in logs.items():
-                    writer.add_scalar(f"train/{k}", v, step)
-                writer.add_scalar("train/grad_norm", grad_norm, step)
-            if step % cfg.save_every == 0:
-                checkpoint()
-                last_saved = step
-            reason = stop_reason()
+                    writer.add_scalar(f"train/{k}", v, run.step)
+                writer.add_scalar("train/grad_norm", grad_norm, run.step)
+                if not progress:
+                    log.info("%s step %d loss %.3f", d.mode, run.step, float(loss.detach()))
+            reason = run.stop_reason()
             if reason:
                 break
         else:
-            epoch, batch_in_epoch = epoch + 1, 0
+            run.next_epoch()
     bar.close()
-    if last_saved != step:
-        checkpoint()
+    run.finish()
     core.student.config.bin_loss_weight = bin_weight
     model_dir = export_model(core.student, run_dir, symbols, norm, corpus.audio)
     writer.close()
-    log.info("%s stopped by %s at step %d; model in %s", d.mode, reason, step, model_dir)
-    return TrainResult(run_dir, step, reason, model_dir, time.monotonic() - t0)
+    log.info("%s stopped by %s at step %d; model in %s", d.mode, reason, run.step, model_dir)
+    return TrainResult(run_dir, run.step, reason, model_dir, run.session_seconds())

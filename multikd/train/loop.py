@@ -33,10 +33,11 @@ import torch
 
 from multikd.errors import ConfigError
 from multikd.text.symbols import SymbolTable
-from multikd.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from multikd.train.checkpoints import latest_checkpoint
 from multikd.recipe import ModelSection, Recipe, TrainSection
 from multikd.train.data import MODEL_INPUTS, NormStats, TTSDataset, collate, compute_norm, load_prepared
 from multikd.train.runinfo import record_start, write_config
+from multikd.train.runstate import RunState
 from multikd.train.sampler import BucketBatchSampler
 
 log = logging.getLogger(__name__)
@@ -244,14 +245,10 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
     core = accelerator.unwrap_model(model)
     n_params = sum(p.numel() for p in decay + no_decay)
 
-    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "elapsed_s": 0.0}
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is not None:
-        state = load_checkpoint(accelerator, ckpt)
-        log.info("resumed from %s (step %d)", ckpt, state["step"])
+    run = RunState(accelerator, run_dir, cfg)
     if main:
         write_config(run_dir, recipe)
-        record_start(run_dir, folders, state["step"], {
+        record_start(run_dir, folders, run.step, {
             "device": str(accelerator.device), "num_processes": accelerator.num_processes,
             "mixed_precision": accelerator.mixed_precision, "parameters": n_params,
             "utterances": len(dataset), "languages": norm.languages, "speakers": len(norm.speakers)})
@@ -281,48 +278,28 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
         accelerator.wait_for_everyone()
 
     # -- steps ------------------------------------------------------------------------------------
-    step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-    t0, elapsed0 = time.monotonic(), state["elapsed_s"]
-
-    def elapsed() -> float:
-        return elapsed0 + time.monotonic() - t0
-
-    def stop_reason() -> str | None:
-        reason = None
-        if cfg.max_steps is not None and step >= cfg.max_steps:
-            reason = "max_steps"
-        elif cfg.max_minutes is not None and elapsed() >= 60 * cfg.max_minutes:
-            reason = "max_minutes"
-        if accelerator.num_processes > 1:  # clocks differ: all processes stop at the same step or none
-            flag = accelerator.reduce(torch.tensor([reason is not None], device=accelerator.device).float(), "max")
-            reason = reason or ("max_minutes" if flag.item() else None)
-        return reason
-
-    def checkpoint() -> None:
-        save_checkpoint(accelerator, run_dir, {"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
-                                               "elapsed_s": elapsed()}, cfg.keep_last)
-
     model.train()
-    bar = tqdm(total=cfg.max_steps, initial=step, unit="step", desc="train", dynamic_ncols=True,
+    bar = tqdm(total=cfg.max_steps, initial=run.step, unit="step", desc="train", dynamic_ncols=True,
                disable=not (progress and main))
-    last_saved, window_t, window_steps = step if ckpt else -1, time.monotonic(), 0
-    reason = stop_reason()
+    window_t, window_steps = time.monotonic(), 0
+    reason = run.stop_reason()
     while reason is None:
-        sampler.set_epoch(epoch, skip=batch_in_epoch)
+        sampler.set_epoch(run.epoch, skip=run.batch_in_epoch)
         micro = []
         for batch in loader:
-            batch_in_epoch += 1
+            run.next_batch()
             micro.append(batch)
             if len(micro) < cfg.grad_accum:
                 continue
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, cfg)
-            core.config.bin_loss_weight = bin_weight if step >= cfg.bin_loss_start else 0.0
+                group["lr"] = lr_at(run.step, cfg)
+            core.config.bin_loss_weight = bin_weight if run.step >= cfg.bin_loss_start else 0.0
             losses, grad_norm = _optimizer_step(model, optimizer, micro, accelerator, cfg.clip)
             micro = []
-            step += 1
+            run.step_done()
+            step = run.step
             window_steps += 1
-            bar.set_postfix(loss=f"{losses['loss']:.3f}", epoch=epoch, refresh=False)
+            bar.set_postfix(loss=f"{losses['loss']:.3f}", epoch=run.epoch, refresh=False)
             bar.update(1)
             if main and step % cfg.log_every == 0:
                 now = time.monotonic()
@@ -334,28 +311,25 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
                     writer.add_scalar("train/lr", lr, step)
                     writer.add_scalar("train/grad_norm", grad_norm, step)
                     writer.add_scalar("speed/steps_per_s", rate, step)
-                metrics_file.write(json.dumps({"step": step, "elapsed_s": round(elapsed(), 1), **losses, "lr": lr,
+                metrics_file.write(json.dumps({"step": step, "elapsed_s": round(run.elapsed(), 1), **losses, "lr": lr,
                                                "grad_norm": grad_norm, "steps_per_s": rate}) + "\n")
                 metrics_file.flush()
                 if not progress:  # without a bar, the log is the progress report
                     parts = " ".join(f"{k}={v:.3f}" for k, v in losses.items() if k != "loss")
                     log.info("step %d loss %.3f (%s) %.2f steps/s", step, losses["loss"], parts, rate)
                 window_t, window_steps = now, 0
-            if step % cfg.save_every == 0:
-                checkpoint()
-                last_saved = step
             if cfg.sample_every > 0 and step % cfg.sample_every == 0:
                 samples(step)
-            reason = stop_reason()
+            reason = run.stop_reason()
             if reason:
                 break
         else:
             # Micro-batches left at the end of an epoch (fewer than grad_accum) are dropped: at most
             # grad_accum - 1 batches per epoch, and the next epoch reshuffles them in.
-            epoch, batch_in_epoch = epoch + 1, 0
+            run.next_epoch()
     bar.close()
-    if last_saved != step:
-        checkpoint()
+    run.finish()
+    step = run.step
     if not (cfg.sample_every > 0 and step % cfg.sample_every == 0):
         samples(step)
     model_dir = run_dir / "model"
@@ -370,4 +344,4 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
         metrics_file.close()
         log.info("stopped by %s at step %d; model in %s", reason, step, model_dir)
     accelerator.wait_for_everyone()
-    return TrainResult(run_dir, step, reason, model_dir, time.monotonic() - t0)
+    return TrainResult(run_dir, step, reason, model_dir, run.session_seconds())

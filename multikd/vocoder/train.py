@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +37,9 @@ from multikd.audio.config import AudioConfig
 from multikd.config import load_config
 from multikd.errors import ConfigError, CorpusError
 from multikd.recipe import DataSelection, Recipe
-from multikd.train.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from multikd.train.data import TRAIN_SPLITS
 from multikd.train.loop import TrainResult, clipped_step, start_accelerator
+from multikd.train.runstate import RunState
 from multikd.train.runinfo import record_start, write_config
 from multikd.vocoder import discriminators as D
 from multikd.vocoder.losses import mel_l1, multi_resolution_stft, waveform_l1
@@ -260,15 +259,11 @@ def train_vocoder(recipe: VocoderRecipe, run_dir: str | Path, *, progress: bool 
     generator, discs, opt_g, opt_d = accelerator.prepare(generator, discs, opt_g, opt_d)
     core = accelerator.unwrap_model(generator)
 
-    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "elapsed_s": 0.0}
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is not None:
-        state = load_checkpoint(accelerator, ckpt)
-        log.info("resumed from %s (step %d)", ckpt, state["step"])
+    run = RunState(accelerator, run_dir, cfg)
     n_params = sum(p.numel() for p in core.parameters())
     if main:
         write_config(run_dir, recipe)
-        record_start(run_dir, folders, state["step"], {
+        record_start(run_dir, folders, run.step, {
             "device": str(accelerator.device), "num_processes": accelerator.num_processes,
             "vocoder_parameters": n_params, "wavs": len(data), "distill_from": vc.distill_from})
     log.info("%d wavs; %s vocoder with %.2f M parameters%s on %s", len(data), vc.size, n_params / 1e6,
@@ -279,19 +274,6 @@ def train_vocoder(recipe: VocoderRecipe, run_dir: str | Path, *, progress: bool 
 
         writer = SummaryWriter(str(run_dir / "tensorboard"))
 
-    step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-    t0, elapsed0 = time.monotonic(), state["elapsed_s"]
-
-    def elapsed() -> float:
-        return elapsed0 + time.monotonic() - t0
-
-    def stop_reason() -> str | None:
-        if cfg.max_steps is not None and step >= cfg.max_steps:
-            return "max_steps"
-        if cfg.max_minutes is not None and elapsed() >= 60 * cfg.max_minutes:
-            return "max_minutes"
-        return None
-
     def gan_step(wav: torch.Tensor) -> dict[str, float]:
         """One discriminator and one generator update on ``wav [B, S]``; returns the losses."""
         mel = log_mel(wav, audio).transpose(1, 2)  # [B, T, n_mels], T = S / hop + 1
@@ -300,7 +282,7 @@ def train_vocoder(recipe: VocoderRecipe, run_dir: str | Path, *, progress: bool 
         if teacher is not None:
             with torch.no_grad():
                 target = teacher(mel)
-        gan = step >= vc.disc_start
+        gan = run.step >= vc.disc_start
         out: dict[str, torch.Tensor] = {}
         if gan:
             real_logits, _ = discs(wav)
@@ -329,30 +311,26 @@ def train_vocoder(recipe: VocoderRecipe, run_dir: str | Path, *, progress: bool 
         clipped_step(accelerator, generator.parameters(), opt_g, cfg.clip, what="generator ")
         return {k: float(v.detach()) for k, v in out.items()}
 
-    def checkpoint() -> None:
-        save_checkpoint(accelerator, run_dir, {"step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
-                                               "elapsed_s": elapsed()}, cfg.keep_last)
-
     generator.train()
     discs.train()
-    bar = tqdm(total=cfg.max_steps, initial=step, unit="step", desc="vocoder", disable=not (progress and main))
-    last_saved = step if ckpt else -1
-    reason = stop_reason()
+    bar = tqdm(total=cfg.max_steps, initial=run.step, unit="step", desc="vocoder", disable=not (progress and main))
+    reason = run.stop_reason()
     while reason is None:
-        data.epoch = epoch
-        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed + epoch)).tolist()
+        data.epoch = run.epoch
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed + run.epoch)).tolist()
         # Each process takes its own share of the epoch (the loader is not accelerate-prepared).
-        order = order[accelerator.process_index::accelerator.num_processes][batch_in_epoch * cfg.batch_size:]
+        order = order[accelerator.process_index::accelerator.num_processes][run.batch_in_epoch * cfg.batch_size:]
         loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, sampler=order, drop_last=True,
                                              num_workers=cfg.num_workers)
         for wav in loader:
-            batch_in_epoch += 1
-            lr = cfg.lr * cfg.lr_decay ** (step / 1000)
+            run.next_batch()
+            lr = cfg.lr * cfg.lr_decay ** (run.step / 1000)
             for opt in (opt_g, opt_d):
                 for group in opt.param_groups:
                     group["lr"] = lr
             losses = gan_step(wav.to(accelerator.device))
-            step += 1
+            run.step_done()
+            step = run.step
             bar.set_postfix(gen=f"{losses['gen']:.3f}", mel=f"{losses['mel']:.3f}", refresh=False)
             bar.update(1)
             if writer is not None and step % cfg.log_every == 0:
@@ -361,20 +339,17 @@ def train_vocoder(recipe: VocoderRecipe, run_dir: str | Path, *, progress: bool 
                 writer.add_scalar("vocoder/lr", lr, step)
                 if not progress:
                     log.info("step %d %s", step, " ".join(f"{k}={v:.3f}" for k, v in losses.items()))
-            if step % cfg.save_every == 0:
-                checkpoint()
-                last_saved = step
-            reason = stop_reason()
+            reason = run.stop_reason()
             if reason:
                 break
         else:
             if len(data) < cfg.batch_size:
                 raise CorpusError(f"{len(data)} training wavs, fewer than one batch of {cfg.batch_size}",
                                   where=", ".join(map(str, folders)), fix="lower train.batch_size")
-            epoch, batch_in_epoch = epoch + 1, 0
+            run.next_epoch()
     bar.close()
-    if last_saved != step:
-        checkpoint()
+    run.finish()
+    step = run.step
     model_dir = run_dir / "model"
     if main:
         export_vocoder(core, accelerator.unwrap_model(discs), run_dir, audio, vc.discriminator_channels)
@@ -382,7 +357,7 @@ def train_vocoder(recipe: VocoderRecipe, run_dir: str | Path, *, progress: bool 
         writer.close()
         log.info("stopped by %s at step %d; vocoder in %s", reason, step, model_dir)
     accelerator.wait_for_everyone()
-    return TrainResult(run_dir, step, reason, model_dir, time.monotonic() - t0)
+    return TrainResult(run_dir, step, reason, model_dir, run.session_seconds())
 
 
 @torch.no_grad()
