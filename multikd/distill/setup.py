@@ -70,7 +70,7 @@ def read_text_file(path: Path, language: str, limit: int) -> list[tuple[str, lis
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise ConfigError(f"cannot read distill.text_file ({e})", where=str(path)) from None
-    frontend, out = get_frontend(language), []
+    frontend, out, skipped = get_frontend(language), [], 0
     for k, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -79,10 +79,13 @@ def read_text_file(path: Path, language: str, limit: int) -> list[tuple[str, lis
             sentences = split_sentences(frontend.phonemize(text).phones)
         except MultikdError as e:
             log.warning("%s:%d skipped: %s", path, k, e)
+            skipped += 1
             continue
         out += [(text, s) for s in sentences]
         if len(out) >= limit:
             break
+    if skipped:
+        log.warning("%s: %d line(s) skipped (listed above), %d sentence(s) read", path, skipped, min(len(out), limit))
     return out[:limit]
 
 
