@@ -64,7 +64,7 @@ class DemoPlan:
 
 
 PLANS = {
-    "full": DemoPlan(["cat", "mar", "swa"], minutes=15, corpus_minutes=16, adapt_steps=40, steps=100,
+    "full": DemoPlan(["cat", "mar", "swa"], minutes=15, corpus_minutes=16, adapt_steps=40, steps=80,
                      text_sentences=200, per_language=6),
     "quick": DemoPlan(["cat"], minutes=2, corpus_minutes=2.2, adapt_steps=3, steps=12, text_sentences=12,
                       per_language=2, rtf_runs=1, max_utterances=40, teacher_steps=20,
