@@ -119,8 +119,7 @@ def inventories(folders: list[Path], teacher_dir: Path | None = None) -> dict[st
         data = json.loads((Path(teacher_dir) / "inventories.json").read_text(encoding="utf-8"))
         return {k: set(v) for k, v in data.items()}
     for folder in folders:
-        corpus = load_prepared([folder])
-        for lang, phones in zip(corpus.column("language"), corpus.column("phones")):
+        for lang, phones in load_prepared([folder]).phone_inventories().items():
             out.setdefault(lang, set()).update(phones)
     return out
 

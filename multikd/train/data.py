@@ -109,6 +109,13 @@ class PreparedCorpus:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def phone_inventories(self) -> dict[str, set[str]]:
+        """Language → the set of phones its utterances use."""
+        out: dict[str, set[str]] = {}
+        for lang, phones in zip(self.column("language"), self.column("phones")):
+            out.setdefault(lang, set()).update(phones)
+        return out
+
 
 def load_prepared(folders: list[str | Path], splits: tuple[str, ...] = TRAIN_SPLITS) -> PreparedCorpus:
     """Open prepared folders and keep the rows of ``splits``.

@@ -335,10 +335,7 @@ def train(recipe: Recipe, run_dir: str | Path, *, progress: bool = True) -> Trai
     model_dir = run_dir / "model"
     core.config.bin_loss_weight = bin_weight
     if main:
-        inv: dict[str, set[str]] = {}
-        for lang, phones in zip(corpus.column("language"), corpus.column("phones")):
-            inv.setdefault(lang, set()).update(phones)
-        export_model(core, run_dir, symbols, norm, corpus.audio, inv)
+        export_model(core, run_dir, symbols, norm, corpus.audio, corpus.phone_inventories())
         if writer is not None:
             writer.close()
         metrics_file.close()
