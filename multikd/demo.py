@@ -153,7 +153,7 @@ def _render(out: Path, voices: list[str], minutes: float, max_utterances: int | 
 
 
 def _prepare(out: Path, name: str, languages: list[str], split: str, minutes: float | None,
-             max_rows: int | None, progress: bool) -> Path:
+             progress: bool) -> Path:
     from multikd.data.prepare import prepare
     from multikd.recipe import DataSelection
 
@@ -164,7 +164,7 @@ def _prepare(out: Path, name: str, languages: list[str], split: str, minutes: fl
     return folder
 
 
-def _train_teacher(out: Path, plan: DemoPlan, state: _State, progress: bool) -> Path:
+def _train_teacher(out: Path, plan: DemoPlan, progress: bool) -> Path:
     """Render the teacher voices, prepare them and train a teacher with recipes/demo-teacher-cpu."""
     from multikd.data.demo.render import load_voices
     from multikd.recipe import load_recipe
@@ -173,7 +173,7 @@ def _train_teacher(out: Path, plan: DemoPlan, state: _State, progress: bool) -> 
     voices = [v for v, voice in load_voices().items() if voice.role == "teacher" and voice.options["default"]]
     _render(out, voices, plan.teacher_minutes_per_voice, plan.max_utterances, progress)
     teacher_langs = sorted({load_voices()[v].language for v in voices})
-    _prepare(out, "teacher-train", teacher_langs, "train", None, None, progress)
+    _prepare(out, "teacher-train", teacher_langs, "train", None, progress)
     recipe = load_recipe(TEACHER_RECIPE)
     recipe.name = "demo-teacher"
     recipe.data.prepared = [str((out / "prepared" / "teacher-train").resolve())]
@@ -219,7 +219,7 @@ def run_demo(out: str | Path = "out/demo", *, variant: str = "full", train_teach
 
     stage("teacher")
     if train_teacher:
-        teacher_dir = _train_teacher(out, plan, state, progress)
+        teacher_dir = _train_teacher(out, plan, progress)
     else:
         teacher_dir = Path(teacher) if teacher else PRETRAINED_TEACHER
         if not (teacher_dir / "config.json").is_file():
@@ -236,8 +236,8 @@ def run_demo(out: str | Path = "out/demo", *, variant: str = "full", train_teach
         if state.done(f"prepare/{lang}", key):
             print(f"{lang}: prepared already")
             continue
-        train_dir = _prepare(out, f"{lang}-train", [lang], "train", plan.minutes, None, progress)
-        _prepare(out, f"{lang}-test", [lang], "test", None, None, progress)
+        train_dir = _prepare(out, f"{lang}-train", [lang], "train", plan.minutes, progress)
+        _prepare(out, f"{lang}-test", [lang], "test", None, progress)
         n, left = write_sentences(lang, "train", out / "text" / f"{lang}-train.txt", [train_dir])
         print(f"{lang}: {n} sentences of text without audio ({left} recorded ones left out)")
         state.mark(f"prepare/{lang}", key)

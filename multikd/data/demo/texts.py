@@ -88,15 +88,15 @@ def write_sentences(language: str, split: str, out: Path, exclude_prepared: Iter
     for folder in exclude_prepared:
         held.update(" ".join(t.split()) for t in load_prepared([Path(folder)]).column("text"))
     chosen = [s.text for s in load_sentences(language) if s.split == split]
-    kept = [t for t in chosen if " ".join(t.split()) not in held]
-    if limit is not None:
-        kept = kept[:limit]
+    unrecorded = [t for t in chosen if " ".join(t.split()) not in held]
+    kept = unrecorded if limit is None else unrecorded[:limit]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     header = (f"# {language} demo sentences, split {split}, from multikd/data/demo/texts/{language}/ "
-              f"(sources and licences: texts/SOURCES.md); {len(chosen) - len(kept)} left out\n")
+              f"(sources and licences: texts/SOURCES.md); {len(chosen) - len(unrecorded)} left out as "
+              f"recorded, {len(unrecorded) - len(kept)} beyond --limit\n")
     out.write_text(header + "".join(t + "\n" for t in kept), encoding="utf-8")
-    return len(kept), len(chosen) - len([t for t in chosen if " ".join(t.split()) not in held])
+    return len(kept), len(chosen) - len(unrecorded)
 
 
 def split_sentences(passage: str) -> list[str]:
